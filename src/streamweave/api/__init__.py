@@ -1,0 +1,1 @@
+"""The HTTP layer: validation, authentication, then a service call."""

@@ -1,0 +1,60 @@
+"""Storage locations: where harvested data is kept."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+
+from streamweave.api.context import AppContext
+from streamweave.api.crud import add_soft_delete_routes
+from streamweave.api.deps import Admin, AdminItem, Context, Session
+from streamweave.api.schemas.lab import (
+    StorageLocationCreate,
+    StorageLocationRead,
+    StorageLocationUpdate,
+    StorageTestResult,
+)
+from streamweave.db.models import StorageLocation
+from streamweave.services import lab, resources
+from streamweave.transfers.probe import ProbeFailed, probe_storage
+
+router = APIRouter(prefix="/api/storage-locations", tags=["storage locations"])
+
+
+def present(storage: StorageLocation, context: AppContext) -> StorageLocationRead:
+    read = StorageLocationRead.model_validate(storage)
+    read.connection_config = lab.storage_connection_config(context.secrets, storage)
+    return read
+
+
+add_soft_delete_routes(router, StorageLocation, StorageLocationRead, present)
+
+
+@router.post("", response_model=StorageLocationRead, status_code=status.HTTP_201_CREATED)
+async def create(data: StorageLocationCreate, session: Session, admin: Admin, context: Context) -> Any:
+    storage = await lab.create_storage(session, context.secrets, admin, data.model_dump())
+    return present(storage, context)
+
+
+@router.patch("/{item_id}", response_model=StorageLocationRead)
+async def update(
+    item_id: uuid.UUID, data: StorageLocationUpdate, session: Session, admin: AdminItem, context: Context
+) -> Any:
+    storage = await resources.get_or_404(session, StorageLocation, item_id)
+    values = data.model_dump(exclude_unset=True)
+    return present(await lab.update_storage(session, context.secrets, admin, storage, values), context)
+
+
+@router.get("/{item_id}/test", response_model=StorageTestResult)
+async def test_connection(item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context) -> Any:
+    storage = await resources.get_or_404(session, StorageLocation, item_id, live=True)
+    if not storage.enabled:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"storage location {storage.name!r} is disabled")
+    secrets = context.secrets.decrypt_json(storage.secrets)
+    try:
+        message = await probe_storage(storage.type, storage.connection_config, secrets, storage.base_path)
+    except ProbeFailed as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return StorageTestResult(ok=True, message=message)

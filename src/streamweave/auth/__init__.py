@@ -1,0 +1,1 @@
+"""Local accounts, sessions, personal API tokens and login throttling."""

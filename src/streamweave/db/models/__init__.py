@@ -1,0 +1,53 @@
+"""All tables, imported together so that metadata and Alembic see every one."""
+
+from streamweave.db.models.activity import AuditLog, InstrumentRequest, Notification
+from streamweave.db.models.files import (
+    FileAccessGrant,
+    FileMetadataEntry,
+    FileRecord,
+    FileTransfer,
+    FileVersion,
+    HarvestRun,
+)
+from streamweave.db.models.lab import (
+    HarvestSchedule,
+    HookConfig,
+    Instrument,
+    InstrumentAccess,
+    ServiceAccount,
+    StorageLocation,
+)
+from streamweave.db.models.users import (
+    ApiToken,
+    Group,
+    GroupMember,
+    Project,
+    ProjectMember,
+    RevokedToken,
+    User,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "FileAccessGrant",
+    "FileMetadataEntry",
+    "FileRecord",
+    "FileTransfer",
+    "FileVersion",
+    "Group",
+    "GroupMember",
+    "HarvestRun",
+    "HarvestSchedule",
+    "HookConfig",
+    "Instrument",
+    "InstrumentAccess",
+    "InstrumentRequest",
+    "Notification",
+    "Project",
+    "ProjectMember",
+    "RevokedToken",
+    "ServiceAccount",
+    "StorageLocation",
+    "User",
+]

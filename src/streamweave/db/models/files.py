@@ -1,0 +1,147 @@
+"""What was harvested: files, their content versions, transfers, grants, runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from streamweave.db.base import Base, IdMixin, utcnow
+
+
+class FileRecord(IdMixin, Base):
+    """One per source path per instrument; points at its current content version."""
+
+    __tablename__ = "file_records"
+    __table_args__ = (
+        UniqueConstraint("instrument_id", "source_path"),
+        # The list order of GET /api/files, and the prefix filter's range scan.
+        Index("ix_file_records_order", "first_discovered_at", "id"),
+        Index("ix_file_records_path", "source_path", "id"),
+        Index("ix_file_records_instrument_order", "instrument_id", "first_discovered_at", "id"),
+    )
+
+    persistent_id: Mapped[str] = mapped_column(String(200), unique=True)
+    persistent_id_type: Mapped[str] = mapped_column(String(16), default="ark")
+    instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instruments.id"))
+    # Byte order in PostgreSQL too, so a prefix filter is an exact index range scan.
+    source_path: Mapped[str] = mapped_column(
+        String(4000).with_variant(String(4000, collation="C"), "postgresql")
+    )
+    filename: Mapped[str] = mapped_column(String(1000))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    source_mtime: Mapped[datetime | None] = mapped_column(default=None)
+    xxhash: Mapped[str | None] = mapped_column(String(64), default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    md5: Mapped[str | None] = mapped_column(String(32), default=None)
+    first_discovered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    source_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id"), index=True, default=None
+    )
+    current_version: Mapped[int] = mapped_column(default=1)
+
+
+class FileMetadataEntry(Base):
+    """Flat (key, value) copy of each file's top-level metadata, so filters use an index."""
+
+    __tablename__ = "file_metadata_entries"
+    __table_args__ = (Index("ix_file_metadata_lookup", "key", "value", "file_id"),)
+
+    file_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("file_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(1000))
+
+
+class FileVersion(IdMixin, Base):
+    __tablename__ = "file_versions"
+    __table_args__ = (UniqueConstraint("file_id", "version"),)
+
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("file_records.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column()
+    persistent_id: Mapped[str] = mapped_column(String(200), unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    source_mtime: Mapped[datetime | None] = mapped_column(default=None)
+    xxhash: Mapped[str | None] = mapped_column(String(64), default=None)
+    sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    md5: Mapped[str | None] = mapped_column(String(32), default=None)
+    discovered_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FileTransfer(IdMixin, Base):
+    """One per attempt to put one version of a file into one storage location."""
+
+    __tablename__ = "file_transfers"
+    __table_args__ = (
+        Index("ix_file_transfers_order", "created_at", "id"),
+        Index("ix_file_transfers_file", "file_id", "created_at"),
+    )
+
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("file_records.id", ondelete="CASCADE"))
+    file_version_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("file_versions.id", ondelete="CASCADE"), index=True, default=None
+    )
+    storage_location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("storage_locations.id"), index=True
+    )
+    harvest_run_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("harvest_runs.id"), index=True, default=None
+    )
+    destination_path: Mapped[str | None] = mapped_column(String(4000), default=None)
+    transfer_adapter: Mapped[str] = mapped_column(String(32), default="rclone")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempt: Mapped[int] = mapped_column(default=1)
+    bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    checksum_algorithm: Mapped[str | None] = mapped_column(String(16), default=None)
+    source_checksum: Mapped[str | None] = mapped_column(String(128), default=None)
+    dest_checksum: Mapped[str | None] = mapped_column(String(128), default=None)
+    checksum_verified: Mapped[bool] = mapped_column(default=False)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)
+    prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FileAccessGrant(IdMixin, Base):
+    __tablename__ = "file_access_grants"
+    __table_args__ = (
+        UniqueConstraint("file_id", "grantee_type", "grantee_id"),
+        Index("ix_file_access_grants_grantee", "grantee_type", "grantee_id", "file_id"),
+    )
+
+    file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("file_records.id", ondelete="CASCADE"))
+    grantee_type: Mapped[str] = mapped_column(String(16))
+    grantee_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HarvestRun(IdMixin, Base):
+    __tablename__ = "harvest_runs"
+    __table_args__ = (Index("ix_harvest_runs_order", "started_at", "id"),)
+
+    instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instruments.id"), index=True)
+    storage_location_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("storage_locations.id"), index=True
+    )
+    schedule_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("harvest_schedules.id"), index=True, default=None
+    )
+    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    files_discovered: Mapped[int] = mapped_column(default=0)
+    files_completed: Mapped[int] = mapped_column(default=0)
+    files_failed: Mapped[int] = mapped_column(default=0)
+    files_skipped: Mapped[int] = mapped_column(default=0)
+    files_waiting: Mapped[int] = mapped_column(default=0)
+    bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
+    prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,0 +1,1 @@
+"""Hooks that run around each transfer: filter, redirect, enrich, grant, notify."""

@@ -1,0 +1,1 @@
+"""Where data lives and how it moves: typed connection configs and (later) adapters."""

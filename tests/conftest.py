@@ -1,0 +1,150 @@
+"""Test database and application fixtures.
+
+``STREAMWEAVE_TEST_DB`` selects the backend: ``sqlite`` (default) or ``postgresql``.
+PostgreSQL runs get a fresh database on 127.0.0.1:5432 (override with
+``STREAMWEAVE_TEST_PG_URL``), dropped at the end. Without a reachable server the
+PostgreSQL tests skip locally and fail under CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from streamweave.api.app import create_app
+from streamweave.config import Settings, prepare_settings
+from streamweave.db.base import Base
+from streamweave.db.engine import create_engine
+from streamweave.db.migrate import upgrade
+
+BACKEND = os.environ.get("STREAMWEAVE_TEST_DB", "sqlite")
+PG_SERVER = os.environ.get("STREAMWEAVE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSWORD = "correct horse battery"
+
+
+async def _pg_admin(sql: str) -> None:
+    engine = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if BACKEND == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    name = f"sw_test_{uuid.uuid4().hex[:10]}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except OSError as exc:
+        message = f"PostgreSQL is not reachable at {PG_SERVER}: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (required under CI)")
+        pytest.skip(message)
+    yield f"{PG_SERVER}/{name}"
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir: Path = tmp_path_factory.mktemp("data")
+    return prepare_settings(
+        Settings(
+            env="test",
+            data_dir=data_dir,
+            database_url=database_url,
+            allow_registration=True,
+            login_max_failures=5,
+        )
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def migrated(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.sqlalchemy_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+async def _wipe(engine: AsyncEngine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def app(settings: Settings, migrated: AsyncEngine) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    yield application
+    await application.state.context.engine.dispose()
+    await _wipe(migrated)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 12345))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+UserFactory = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def make_user(app: Any, client: httpx.AsyncClient) -> UserFactory:
+    """Create a user directly through the service layer; returns id, email, headers."""
+    from streamweave.auth.manager import UserManager, UserStore
+    from streamweave.auth.schemas import UserCreate
+    from streamweave.services import people
+
+    context = app.state.context
+
+    async def make(email: str | None = None, *, admin: bool = False) -> dict[str, Any]:
+        email = email or f"user-{uuid.uuid4().hex[:8]}@example.org"
+        async with context.sessionmaker() as session:
+            manager = UserManager(UserStore(session), context.settings)
+            data = UserCreate(email=email, password=PASSWORD, role="admin" if admin else "user")
+            user = await people.create_user(session, manager, None, data, trusted=True)
+            token = context.sessions.issue(user)
+        return {
+            "id": str(user.id),
+            "email": email,
+            "token": token,
+            "headers": {"Authorization": f"Bearer {token}"},
+        }
+
+    return make
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def admin(make_user: UserFactory) -> dict[str, Any]:
+    return await make_user("admin@example.org", admin=True)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def alice(make_user: UserFactory) -> dict[str, Any]:
+    return await make_user("alice@example.org")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def bob(make_user: UserFactory) -> dict[str, Any]:
+    return await make_user("bob@example.org")
