@@ -94,7 +94,14 @@ def instrument_visible(instrument_id_col: Any, who: Principals) -> ColumnElement
 def file_visible(who: Principals) -> ColumnElement[bool]:
     if who.is_admin:
         return true()
-    granted = select(FileAccessGrant.file_id).where(
-        _grantee_clause(FileAccessGrant.grantee_type, FileAccessGrant.grantee_id, who)
+    # Correlated EXISTS: one probe of the (file_id, grantee) unique index per candidate
+    # file, instead of materialising every grant the user has.
+    granted = (
+        select(FileAccessGrant.id)
+        .where(
+            FileAccessGrant.file_id == FileRecord.id,
+            _grantee_clause(FileAccessGrant.grantee_type, FileAccessGrant.grantee_id, who),
+        )
+        .exists()
     )
-    return or_(FileRecord.owner_id == who.user_id, FileRecord.id.in_(granted))
+    return or_(FileRecord.owner_id == who.user_id, granted)

@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streamweave.db.models import (
+    Counter,
     FileAccessGrant,
     FileMetadataEntry,
     FileRecord,
@@ -19,6 +20,7 @@ from streamweave.db.models import (
     Project,
     User,
 )
+from streamweave.db.positions import FILES_COUNTER, grants_counter
 from streamweave.errors import Conflict, NotFound
 from streamweave.services import audit, resources
 from streamweave.services.access import Principals, file_visible
@@ -34,6 +36,9 @@ class FileFilters:
     metadata_key: str | None = None
     metadata_value: str | None = None
     persistent_id: str | None = None
+
+    def any(self) -> bool:
+        return any(value is not None and value != "" for value in self.__dict__.values())
 
 
 def _prefix_upper_bound(prefix: str) -> str:
@@ -61,12 +66,69 @@ def file_query(who: Principals, filters: FileFilters) -> Select[tuple[FileRecord
         if filters.metadata_value is not None:
             entries = entries.where(FileMetadataEntry.value == filters.metadata_value)
         stmt = stmt.where(FileRecord.id.in_(entries))
-    return stmt.order_by(FileRecord.first_discovered_at, FileRecord.id)
+    return stmt.order_by(FileRecord.seq)
+
+
+async def _counter(session: AsyncSession, name: str) -> int:
+    return int(await session.scalar(select(Counter.value).where(Counter.name == name)) or 0)
+
+
+async def _sole_grant_list(session: AsyncSession, who: Principals) -> tuple[str, uuid.UUID, int] | None:
+    """The grantee whose grant list is exactly what ``who`` sees, if there is one.
+
+    True when the user owns no file and only one of their principals (themself, a
+    group, a project) has any grants: the common case of access through one project.
+    """
+    owns = await session.scalar(
+        select(FileRecord.id)
+        .where(FileRecord.owner_id.is_not(None), FileRecord.owner_id == who.user_id)
+        .limit(1)
+    )
+    if owns is not None:
+        return None
+    keys = {grants_counter(kind, id_): (kind, id_) for kind, id_ in who.pairs()}
+    rows = (
+        await session.execute(select(Counter.name, Counter.value).where(Counter.name.in_(keys), Counter.value > 0))
+    ).all()
+    if len(rows) != 1:
+        return None
+    name, total = rows[0]
+    kind, id_ = keys[name]
+    return kind, id_, int(total)
 
 
 async def list_files(
     session: AsyncSession, who: Principals, filters: FileFilters, skip: int, limit: int
 ) -> Page[FileRecord]:
+    """One page of the files ``who`` may see, in discovery order.
+
+    Unfiltered lists page by position (see db.positions): the whole catalogue for an
+    admin, one grantee's list for a user whose access comes through it. Everything
+    else is a filtered query with OFFSET and COUNT, which the indexes keep fast for
+    the selective filters (path prefix, instrument, persistent id, metadata).
+    """
+    if not filters.any():
+        if who.is_admin:
+            total = await _counter(session, FILES_COUNTER)
+            stmt = select(FileRecord).where(FileRecord.seq > skip, FileRecord.seq <= skip + limit)
+            items = (await session.scalars(stmt.order_by(FileRecord.seq))).all()
+            return Page(items=list(items), total=total, skip=skip, limit=limit)
+        sole = await _sole_grant_list(session, who)
+        if sole is not None:
+            kind, grantee_id, total = sole
+            stmt = (
+                select(FileRecord)
+                .join(FileAccessGrant, FileAccessGrant.file_id == FileRecord.id)
+                .where(
+                    FileAccessGrant.grantee_type == kind,
+                    FileAccessGrant.grantee_id == grantee_id,
+                    FileAccessGrant.ordinal > skip,
+                    FileAccessGrant.ordinal <= skip + limit,
+                )
+                .order_by(FileAccessGrant.ordinal)
+            )
+            items = (await session.scalars(stmt)).all()
+            return Page(items=list(items), total=total, skip=skip, limit=limit)
     return await paginate(session, file_query(who, filters), skip, limit)
 
 
@@ -112,7 +174,9 @@ async def add_grant(
     )
     if existing is not None:
         raise Conflict(f"this {grantee_type} already has access to the file")
-    grant = FileAccessGrant(file_id=record.id, grantee_type=grantee_type, grantee_id=grantee_id)
+    grant = FileAccessGrant(
+        file_id=record.id, grantee_type=grantee_type, grantee_id=grantee_id, file_seq=record.seq
+    )
     return await resources.create(session, actor, grant)
 
 

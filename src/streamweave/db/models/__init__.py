@@ -2,6 +2,7 @@
 
 from streamweave.db.models.activity import AuditLog, InstrumentRequest, Notification
 from streamweave.db.models.files import (
+    Counter,
     FileAccessGrant,
     FileMetadataEntry,
     FileRecord,
@@ -30,6 +31,7 @@ from streamweave.db.models.users import (
 __all__ = [
     "ApiToken",
     "AuditLog",
+    "Counter",
     "FileAccessGrant",
     "FileMetadataEntry",
     "FileRecord",
@@ -51,3 +53,7 @@ __all__ = [
     "StorageLocation",
     "User",
 ]
+
+# Registers the events that keep list positions dense; imported here so that every
+# user of the models has them.
+from streamweave.db import positions as _positions  # noqa: E402, F401

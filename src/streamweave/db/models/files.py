@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from streamweave.db.base import Base, IdMixin, utcnow
@@ -18,12 +18,19 @@ class FileRecord(IdMixin, Base):
     __tablename__ = "file_records"
     __table_args__ = (
         UniqueConstraint("instrument_id", "source_path"),
-        # The list order of GET /api/files, and the prefix filter's range scan.
-        Index("ix_file_records_order", "first_discovered_at", "id"),
-        Index("ix_file_records_path", "source_path", "id"),
-        Index("ix_file_records_instrument_order", "instrument_id", "first_discovered_at", "id"),
+        Index("ix_file_records_path", "source_path", "seq"),
+        Index("ix_file_records_instrument_order", "instrument_id", "seq"),
+        Index("ix_file_records_discovered", "first_discovered_at", "seq"),
+        # Partial: most files may have no owner, and a full index on NULLs misleads planners.
+        Index(
+            "ix_file_records_owner", "owner_id", "seq",
+            sqlite_where=text("owner_id IS NOT NULL"), postgresql_where=text("owner_id IS NOT NULL"),
+        ),
     )
 
+    # Dense list position (1, 2, 3...) in discovery order: page k of the full list is a
+    # seek, and the count is the counter's value. File records are never deleted.
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     persistent_id: Mapped[str] = mapped_column(String(200), unique=True)
     persistent_id_type: Mapped[str] = mapped_column(String(16), default="ark")
     instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instruments.id"))
@@ -41,9 +48,7 @@ class FileRecord(IdMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     source_deleted_at: Mapped[datetime | None] = mapped_column(default=None)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
-    owner_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("users.id"), index=True, default=None
-    )
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), default=None)
     current_version: Mapped[int] = mapped_column(default=1)
 
 
@@ -114,13 +119,27 @@ class FileAccessGrant(IdMixin, Base):
     __tablename__ = "file_access_grants"
     __table_args__ = (
         UniqueConstraint("file_id", "grantee_type", "grantee_id"),
-        Index("ix_file_access_grants_grantee", "grantee_type", "grantee_id", "file_id"),
+        Index("ix_file_access_grants_position", "grantee_type", "grantee_id", "ordinal"),
+        Index("ix_file_access_grants_file_seq", "grantee_type", "grantee_id", "file_seq"),
     )
 
     file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("file_records.id", ondelete="CASCADE"))
     grantee_type: Mapped[str] = mapped_column(String(16))
     grantee_id: Mapped[uuid.UUID] = mapped_column()
+    # The file's seq, and this grant's dense position among its grantee's grants in file
+    # order: each grantee's grants form a list that pages by seek (see services.catalog).
+    file_seq: Mapped[int] = mapped_column(BigInteger)
+    ordinal: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Counter(Base):
+    """Named counters, incremented in the transaction that consumes them (no gaps)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class HarvestRun(IdMixin, Base):

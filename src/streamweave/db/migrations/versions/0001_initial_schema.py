@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-21 15:50:46.280387
+Create Date: 2026-11-21 15:57:54.632291
 
 """
 from typing import Sequence, Union
@@ -38,6 +38,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_logs_entity', ['entity_type', 'created_at'], unique=False)
         batch_op.create_index('ix_audit_logs_order', ['created_at', 'id'], unique=False)
 
+    op.create_table('counters',
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_counters'))
+    )
     op.create_table('groups',
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('description', sa.String(length=2000), nullable=True),
@@ -236,10 +241,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_project_members_member_id'), ['member_id'], unique=False)
 
     op.create_table('file_records',
+    sa.Column('seq', sa.BigInteger(), nullable=False),
     sa.Column('persistent_id', sa.String(length=200), nullable=False),
     sa.Column('persistent_id_type', sa.String(length=16), nullable=False),
     sa.Column('instrument_id', sa.Uuid(), nullable=False),
-    sa.Column('source_path', sa.String(length=4000), nullable=False),
+    sa.Column('source_path', sa.String(length=4000).with_variant(sa.String(length=4000, collation='C'), 'postgresql'), nullable=False),
     sa.Column('filename', sa.String(length=1000), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
     sa.Column('source_mtime', sa.DateTime(timezone=True), nullable=True),
@@ -257,13 +263,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_file_records_owner_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_file_records')),
     sa.UniqueConstraint('instrument_id', 'source_path', name=op.f('uq_file_records_instrument_id_source_path')),
-    sa.UniqueConstraint('persistent_id', name=op.f('uq_file_records_persistent_id'))
+    sa.UniqueConstraint('persistent_id', name=op.f('uq_file_records_persistent_id')),
+    sa.UniqueConstraint('seq', name=op.f('uq_file_records_seq'))
     )
     with op.batch_alter_table('file_records', schema=None) as batch_op:
-        batch_op.create_index('ix_file_records_instrument_order', ['instrument_id', 'first_discovered_at', 'id'], unique=False)
-        batch_op.create_index('ix_file_records_order', ['first_discovered_at', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_file_records_owner_id'), ['owner_id'], unique=False)
-        batch_op.create_index('ix_file_records_path', ['source_path', 'id'], unique=False)
+        batch_op.create_index('ix_file_records_discovered', ['first_discovered_at', 'seq'], unique=False)
+        batch_op.create_index('ix_file_records_instrument_order', ['instrument_id', 'seq'], unique=False)
+        batch_op.create_index('ix_file_records_owner', ['owner_id', 'seq'], unique=False, sqlite_where=sa.text('owner_id IS NOT NULL'), postgresql_where=sa.text('owner_id IS NOT NULL'))
+        batch_op.create_index('ix_file_records_path', ['source_path', 'seq'], unique=False)
 
     op.create_table('harvest_schedules',
     sa.Column('instrument_id', sa.Uuid(), nullable=False),
@@ -327,6 +334,8 @@ def upgrade() -> None:
     sa.Column('file_id', sa.Uuid(), nullable=False),
     sa.Column('grantee_type', sa.String(length=16), nullable=False),
     sa.Column('grantee_id', sa.Uuid(), nullable=False),
+    sa.Column('file_seq', sa.BigInteger(), nullable=False),
+    sa.Column('ordinal', sa.BigInteger(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.ForeignKeyConstraint(['file_id'], ['file_records.id'], name=op.f('fk_file_access_grants_file_id_file_records'), ondelete='CASCADE'),
@@ -334,7 +343,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('file_id', 'grantee_type', 'grantee_id', name=op.f('uq_file_access_grants_file_id_grantee_type_grantee_id'))
     )
     with op.batch_alter_table('file_access_grants', schema=None) as batch_op:
-        batch_op.create_index('ix_file_access_grants_grantee', ['grantee_type', 'grantee_id', 'file_id'], unique=False)
+        batch_op.create_index('ix_file_access_grants_file_seq', ['grantee_type', 'grantee_id', 'file_seq'], unique=False)
+        batch_op.create_index('ix_file_access_grants_position', ['grantee_type', 'grantee_id', 'ordinal'], unique=False)
 
     op.create_table('file_metadata_entries',
     sa.Column('file_id', sa.Uuid(), nullable=False),
@@ -453,7 +463,8 @@ def downgrade() -> None:
 
     op.drop_table('file_metadata_entries')
     with op.batch_alter_table('file_access_grants', schema=None) as batch_op:
-        batch_op.drop_index('ix_file_access_grants_grantee')
+        batch_op.drop_index('ix_file_access_grants_position')
+        batch_op.drop_index('ix_file_access_grants_file_seq')
 
     op.drop_table('file_access_grants')
     with op.batch_alter_table('instrument_access', schema=None) as batch_op:
@@ -474,9 +485,9 @@ def downgrade() -> None:
     op.drop_table('harvest_schedules')
     with op.batch_alter_table('file_records', schema=None) as batch_op:
         batch_op.drop_index('ix_file_records_path')
-        batch_op.drop_index(batch_op.f('ix_file_records_owner_id'))
-        batch_op.drop_index('ix_file_records_order')
+        batch_op.drop_index('ix_file_records_owner', sqlite_where=sa.text('owner_id IS NOT NULL'), postgresql_where=sa.text('owner_id IS NOT NULL'))
         batch_op.drop_index('ix_file_records_instrument_order')
+        batch_op.drop_index('ix_file_records_discovered')
 
     op.drop_table('file_records')
     with op.batch_alter_table('project_members', schema=None) as batch_op:
@@ -541,6 +552,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_groups_created_at'))
 
     op.drop_table('groups')
+    op.drop_table('counters')
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_logs_order')
         batch_op.drop_index('ix_audit_logs_entity')

@@ -1,0 +1,86 @@
+"""Bulk writes of file records and file grants: one statement per batch, positions kept dense."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
+from streamweave.db.positions import FILES_COUNTER, UNPLACED, claim_positions, renumber, reserve
+
+CHUNK = 5000
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def add_files(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert file records (dicts of FileRecord columns, ``id`` included), numbered in order,
+    with the flat copy of their top-level scalar metadata that metadata filters search."""
+    if not rows:
+        return
+    last = await session.run_sync(lambda s: reserve(s.connection(), FILES_COUNTER, len(rows)))
+    first = last - len(rows) + 1
+    for offset, row in enumerate(rows):
+        row["seq"] = first + offset
+    for chunk in _chunks(rows):
+        await session.execute(insert(FileRecord), list(chunk))
+    entries = [
+        {"file_id": row["id"], "key": key[:200], "value": str(value)[:1000]}
+        for row in rows
+        for key, value in (row.get("metadata_") or {}).items()
+        if isinstance(value, str | int | float | bool)
+    ]
+    for chunk in _chunks(entries):
+        await session.execute(insert(FileMetadataEntry), list(chunk))
+
+
+async def grant_files(
+    session: AsyncSession, grantee_type: str, grantee_id: uuid.UUID, file_ids: Sequence[uuid.UUID]
+) -> int:
+    """Grant one user, group or project access to many files; returns how many were new."""
+    candidates: list[tuple[uuid.UUID, int]] = []
+    for chunk in _chunks(list(file_ids)):
+        seqs = (
+            await session.execute(select(FileRecord.id, FileRecord.seq).where(FileRecord.id.in_(chunk)))
+        ).tuples()
+        granted = set(
+            (
+                await session.scalars(
+                    select(FileAccessGrant.file_id).where(
+                        FileAccessGrant.grantee_type == grantee_type,
+                        FileAccessGrant.grantee_id == grantee_id,
+                        FileAccessGrant.file_id.in_(chunk),
+                    )
+                )
+            ).all()
+        )
+        candidates.extend((file_id, seq) for file_id, seq in seqs if file_id not in granted)
+    if not candidates:
+        return 0
+    candidates.sort(key=lambda item: item[1])
+    first = await session.run_sync(
+        lambda s: claim_positions(s.connection(), grantee_type, grantee_id, candidates[0][1], len(candidates))
+    )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "file_id": file_id,
+            "grantee_type": grantee_type,
+            "grantee_id": grantee_id,
+            "file_seq": seq,
+            "ordinal": UNPLACED if first is None else first + offset,
+        }
+        for offset, (file_id, seq) in enumerate(candidates)
+    ]
+    for chunk in _chunks(rows):
+        await session.execute(insert(FileAccessGrant), list(chunk))
+    if first is None:
+        await session.run_sync(lambda s: renumber(s.connection(), grantee_type, grantee_id))
+    return len(rows)

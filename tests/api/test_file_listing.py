@@ -1,0 +1,156 @@
+"""GET /api/files returns exactly the visible files, in order, whichever path serves it.
+
+Unfiltered lists page by dense positions (admins: file seq; users whose access comes
+from one grantee: that grantee's ordinals); the rest is a general query. Both must
+agree with a brute-force model of visibility, including after grants are added out
+of order and removed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from streamweave.db.models import Group, GroupMember, Instrument, Project, ProjectMember
+from streamweave.services import catalog
+
+FILES = 120
+
+
+async def _seed(app: Any, alice: dict[str, Any], bob: dict[str, Any], carol: dict[str, Any]) -> dict[str, Any]:
+    context = app.state.context
+    epoch = datetime(2026, 1, 1, tzinfo=UTC)
+    async with context.sessionmaker() as session:
+        instruments = [Instrument(name=f"inst-{i}", completion_rule={"mode": "none"}) for i in range(2)]
+        group = Group(name="microscopy")
+        project = Project(name="cryo-em")
+        session.add_all([*instruments, group, project])
+        await session.flush()
+        session.add(GroupMember(group_id=group.id, user_id=uuid.UUID(alice["id"])))
+        session.add(ProjectMember(project_id=project.id, member_type="group", member_id=group.id))
+        session.add(ProjectMember(project_id=project.id, member_type="user", member_id=uuid.UUID(carol["id"])))
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "persistent_id": f"ark:/99999/fk4test{i:05d}",
+                "instrument_id": instruments[i % 2].id,
+                "source_path": f"run{i // 10:02d}/file{i:03d}.tif",
+                "filename": f"file{i:03d}.tif",
+                "first_discovered_at": epoch + timedelta(minutes=i),
+                "metadata_": {"sample": f"S{i % 3}"},
+                "owner_id": uuid.UUID(bob["id"]) if i % 17 == 0 else None,
+            }
+            for i in range(FILES)
+        ]
+        await catalog.add_files(session, rows)
+        ids = [row["id"] for row in rows]
+        # Group grants arrive in two batches, the second older than the first: renumbering.
+        await catalog.grant_files(session, "group", group.id, ids[60:90])
+        await catalog.grant_files(session, "group", group.id, ids[10:40])
+        await catalog.grant_files(session, "project", project.id, ids[100:110])
+        await session.commit()
+    return {"ids": ids, "rows": rows, "group": group.id, "project": project.id, "instruments": instruments}
+
+
+async def _all_pages(client: httpx.AsyncClient, headers: dict[str, str], query: str = "", limit: int = 7) -> tuple[list[str], int]:
+    seen: list[str] = []
+    skip = 0
+    while True:
+        response = await client.get(f"/api/files?limit={limit}&skip={skip}{query}", headers=headers)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        seen.extend(item["id"] for item in body["items"])
+        total = body["total"]
+        skip += limit
+        if skip >= total:
+            return seen, total
+
+
+@pytest.fixture
+async def carol(make_user: Any) -> dict[str, Any]:
+    return await make_user("carol@example.org")
+
+
+async def test_every_caller_sees_exactly_their_files_in_order(
+    app: Any, client: httpx.AsyncClient, admin: dict[str, Any], alice: dict[str, Any],
+    bob: dict[str, Any], carol: dict[str, Any],
+) -> None:
+    data = await _seed(app, alice, bob, carol)
+    ids = [str(i) for i in data["ids"]]
+
+    # bob gets two direct grants through the API (ORM path), then loses one.
+    for index in (5, 95):
+        response = await client.post(
+            f"/api/files/{ids[index]}/access",
+            json={"grantee_type": "user", "grantee_id": bob["id"]},
+            headers=admin["headers"],
+        )
+        assert response.status_code == 201, response.text
+    grants = (await client.get(f"/api/files/{ids[95]}/access", headers=admin["headers"])).json()["items"]
+    response = await client.delete(f"/api/files/{ids[95]}/access/{grants[0]['id']}", headers=admin["headers"])
+    assert response.status_code == 204
+
+    group_files = set(range(10, 40)) | set(range(60, 90))
+    project_files = set(range(100, 110))
+    expected = {
+        "admin": list(range(FILES)),
+        "alice": sorted(group_files | project_files),  # group, and project via the group
+        "carol": sorted(project_files),  # one grantee list: the positional path
+        "bob": sorted({i for i in range(FILES) if i % 17 == 0} | {5}),  # owner + direct
+    }
+    users = {"admin": admin, "alice": alice, "carol": carol, "bob": bob}
+    for name, indexes in expected.items():
+        got, total = await _all_pages(client, users[name]["headers"])
+        assert total == len(indexes), name
+        assert got == [ids[i] for i in indexes], name
+
+    # Adding to the middle of the group's list keeps positions dense and ordered.
+    response = await client.post(
+        f"/api/files/{ids[50]}/access",
+        json={"grantee_type": "group", "grantee_id": str(data["group"])},
+        headers=admin["headers"],
+    )
+    assert response.status_code == 201
+    got, total = await _all_pages(client, alice["headers"], limit=11)
+    assert got == [ids[i] for i in sorted(group_files | project_files | {50})]
+
+
+async def test_filters_agree_with_visibility(
+    app: Any, client: httpx.AsyncClient, admin: dict[str, Any], alice: dict[str, Any],
+    bob: dict[str, Any], carol: dict[str, Any],
+) -> None:
+    data = await _seed(app, alice, bob, carol)
+    ids = [str(i) for i in data["ids"]]
+    visible_to_alice = set(range(10, 40)) | set(range(60, 90)) | set(range(100, 110))
+    cases = {
+        "&path_prefix=run1": {i for i in range(FILES) if f"run{i // 10:02d}".startswith("run1")},
+        f"&instrument_id={data['instruments'][1].id}": {i for i in range(FILES) if i % 2 == 1},
+        "&metadata_key=sample&metadata_value=S2": {i for i in range(FILES) if i % 3 == 2},
+        "&persistent_id=ark:/99999/fk4test00012": {12},
+        "&discovered_after=2026-01-01T01:00:00Z&discovered_before=2026-01-01T01:30:00Z": set(range(60, 90)),
+    }
+    for query, matching in cases.items():
+        got, total = await _all_pages(client, admin["headers"], query)
+        assert got == [ids[i] for i in sorted(matching)], query
+        got, total = await _all_pages(client, alice["headers"], query)
+        assert got == [ids[i] for i in sorted(matching & visible_to_alice)], query
+        assert total == len(matching & visible_to_alice), query
+
+
+async def test_deleted_group_grants_nothing(
+    app: Any, client: httpx.AsyncClient, admin: dict[str, Any], alice: dict[str, Any],
+    bob: dict[str, Any], carol: dict[str, Any],
+) -> None:
+    data = await _seed(app, alice, bob, carol)
+    response = await client.delete(f"/api/groups/{data['group']}", headers=admin["headers"])
+    assert response.status_code == 204
+    got, total = await _all_pages(client, alice["headers"])
+    assert total == 0 and got == []
+    hidden = data["ids"][20]
+    assert (await client.get(f"/api/files/{hidden}", headers=alice["headers"])).status_code == 404
+    await client.post(f"/api/groups/{data['group']}/restore", headers=admin["headers"])
+    assert (await client.get(f"/api/files/{hidden}", headers=alice["headers"])).status_code == 200
