@@ -136,7 +136,7 @@ class Settings(BaseSettings):
         return self.data_dir / "encryption.keys"
 
 
-def _write_private(path: Path, content: str) -> None:
+def write_private(path: Path, content: str) -> None:
     """Create ``path`` readable by its owner only; never overwrite an existing file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -146,7 +146,7 @@ def _write_private(path: Path, content: str) -> None:
 
 def _read_or_create(path: Path, generate: str) -> str:
     try:
-        _write_private(path, generate)
+        write_private(path, generate)
     except FileExistsError:
         pass
     return path.read_text().strip()

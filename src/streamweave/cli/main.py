@@ -54,6 +54,18 @@ async def _migrate(settings: Settings) -> None:
         await engine.dispose()
 
 
+async def _initial_admin(settings: Settings) -> tuple[str, str] | None:
+    from streamweave.db.engine import create_engine, create_sessionmaker
+    from streamweave.services.setup import ensure_initial_admin
+
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await ensure_initial_admin(session, settings)
+    finally:
+        await engine.dispose()
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
@@ -73,7 +85,13 @@ def serve(
 
     settings = _settings()
     asyncio.run(_migrate(settings))
-    console.print(f"StreamWeave on http://{host}:{port}  (data: {settings.data_dir})")
+    created = asyncio.run(_initial_admin(settings))
+    if created:
+        console.print(
+            f"[bold]First start:[/bold] log in as {created[0]} with password [bold]{created[1]}[/bold] "
+            f"(also in {settings.data_dir / 'initial-admin.txt'})"
+        )
+    console.print(f"StreamWeave on http://{host}:{port}  (API docs: /docs; data: {settings.data_dir})")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
