@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 MIN_PASSWORD_LENGTH = 8
 
 
-class UserStore(BaseUserDatabase[User, uuid.UUID]):
+# fastapi-users' UserProtocol declares plain attributes; our columns are typed as
+# SQLAlchemy Mapped[...] descriptors, which are the same values on an instance.
+class UserStore(BaseUserDatabase[User, uuid.UUID]):  # type: ignore[type-var]
     """Users in our database. Writes flush, never commit: the caller commits the change
     together with its audit entry. Soft-deleted users do not exist for authentication."""
 
@@ -30,15 +32,17 @@ class UserStore(BaseUserDatabase[User, uuid.UUID]):
         self.session = session
 
     async def get(self, id: uuid.UUID) -> User | None:
-        return await self.session.scalar(
+        user: User | None = await self.session.scalar(
             select(User).where(User.id == id, User.deleted_at.is_(None))
         )
+        return user
 
     async def get_by_email(self, email: str) -> User | None:
         # Deleted users are found here on purpose: their e-mail stays taken.
-        return await self.session.scalar(
+        user: User | None = await self.session.scalar(
             select(User).where(func.lower(User.email) == func.lower(email))
         )
+        return user
 
     async def create(self, create_dict: dict[str, Any]) -> User:
         user = User(**create_dict)
@@ -56,7 +60,7 @@ class UserStore(BaseUserDatabase[User, uuid.UUID]):
         raise NotImplementedError("users are soft-deleted through the users service")
 
 
-class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):
+class UserManager(UUIDIDMixin, BaseUserManager[User, uuid.UUID]):  # type: ignore[type-var]
     def __init__(self, store: UserStore, settings: Settings) -> None:
         super().__init__(store)
         self.settings = settings

@@ -22,7 +22,7 @@ class UserCreate(schemas.BaseUserCreate):
     role: Role = "user"
 
     def create_update_dict(self) -> dict[str, Any]:
-        data = super().create_update_dict()
+        data: dict[str, Any] = super().create_update_dict()  # type: ignore[no-untyped-call]
         data.pop("role", None)
         return data
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -34,7 +34,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _run(factory: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(factory: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     settings = _settings()
     try:
         return asyncio.run(factory(settings))

@@ -19,6 +19,7 @@ from streamweave.db.models import (
     FileRecord,
     Group,
     GroupMember,
+    Instrument,
     InstrumentAccess,
     Project,
     ProjectMember,
@@ -82,13 +83,13 @@ def _grantee_clause(type_col: Any, id_col: Any, who: Principals) -> ColumnElemen
     return or_(*clauses)
 
 
-def instrument_visible(instrument_id_col: Any, who: Principals) -> ColumnElement[bool]:
+def instrument_visible(who: Principals) -> ColumnElement[bool]:
     if who.is_admin:
         return true()
     granted = select(InstrumentAccess.instrument_id).where(
         _grantee_clause(InstrumentAccess.grantee_type, InstrumentAccess.grantee_id, who)
     )
-    return instrument_id_col.in_(granted)
+    return Instrument.id.in_(granted)
 
 
 def file_visible(who: Principals) -> ColumnElement[bool]:

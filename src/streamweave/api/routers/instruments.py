@@ -43,7 +43,7 @@ async def list_instruments(
     include_deleted: bool = False,
 ) -> Any:
     stmt = resources.listing(Instrument, include_deleted and user.is_admin)
-    stmt = stmt.where(instrument_visible(Instrument.id, who))
+    stmt = stmt.where(instrument_visible(who))
     page = await paginate(session, stmt, paging.skip, paging.limit)
     page.items = [present(i, context, user.is_admin) for i in page.items]
     return page
@@ -58,7 +58,7 @@ async def create_instrument(data: InstrumentCreate, session: Session, admin: Adm
 
 async def _visible(session: Session, who: Any, instrument_id: uuid.UUID) -> Instrument:
     instrument = await session.scalar(
-        select(Instrument).where(Instrument.id == instrument_id, instrument_visible(Instrument.id, who))
+        select(Instrument).where(Instrument.id == instrument_id, instrument_visible(who))
     )
     if instrument is None or (instrument.deleted_at is not None and not who.is_admin):
         raise NotFound(f"instrument {instrument_id} not found")
