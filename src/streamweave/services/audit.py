@@ -32,7 +32,7 @@ SECRET_COLUMNS = frozenset(
 )
 
 
-def json_safe(value: Any) -> Any:
+def _plain(value: Any, mask: bool) -> Any:
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, datetime | date):
@@ -43,19 +43,25 @@ def json_safe(value: Any) -> Any:
         return value.value
     if isinstance(value, dict):
         return {
-            str(k): (MASK if k in SECRET_COLUMNS and v not in (None, "") else json_safe(v))
+            str(k): MASK if mask and k in SECRET_COLUMNS and v not in (None, "") else _plain(v, mask)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set):
-        return [json_safe(v) for v in value]
+        return [_plain(v, mask) for v in value]
     return value
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with UUIDs, dates and enums as JSON values and secrets masked."""
+    return _plain(value, mask=True)
+
+
 def snapshot(obj: Any) -> dict[str, Any]:
-    """The row's column values, JSON-safe, secrets masked."""
+    """The row's column values, JSON-safe but unmasked: diff them, then ``record`` masks.
+    (Masking first would hide that a secret changed.)"""
     mapper = inspect(obj).mapper
     values = {attr.key: getattr(obj, attr.key) for attr in mapper.column_attrs}
-    return dict(json_safe(values))
+    return dict(_plain(values, mask=False))
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
