@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
+from sqlalchemy import JSON, DateTime, Index, MetaData, String, TypeDecorator, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,3 +71,19 @@ class SoftDeleteMixin:
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+LIVE = text("deleted_at IS NULL")
+
+
+def live_unique_name(table: str) -> Index:
+    """Names are unique among rows that are not soft-deleted: a deleted row's name can be reused."""
+    return Index(f"uq_{table}_live_name", "name", unique=True, sqlite_where=LIVE, postgresql_where=LIVE)
+
+
+class GranteeMixin:
+    """Who a grant is for: a user, a group or a project (polymorphic, so no foreign key)."""
+
+    grantee_type: Mapped[str] = mapped_column(String(16))
+    grantee_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

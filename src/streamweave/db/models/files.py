@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from streamweave.db.base import Base, IdMixin, utcnow
+from streamweave.db.base import Base, GranteeMixin, IdMixin, utcnow
 
 
 class FileRecord(IdMixin, Base):
@@ -115,7 +115,7 @@ class FileTransfer(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class FileAccessGrant(IdMixin, Base):
+class FileAccessGrant(IdMixin, GranteeMixin, Base):
     __tablename__ = "file_access_grants"
     __table_args__ = (
         UniqueConstraint("file_id", "grantee_type", "grantee_id"),
@@ -124,13 +124,10 @@ class FileAccessGrant(IdMixin, Base):
     )
 
     file_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("file_records.id", ondelete="CASCADE"))
-    grantee_type: Mapped[str] = mapped_column(String(16))
-    grantee_id: Mapped[uuid.UUID] = mapped_column()
     # The file's seq, and this grant's dense position among its grantee's grants in file
     # order: each grantee's grants form a list that pages by seek (see services.catalog).
     file_seq: Mapped[int] = mapped_column(BigInteger)
     ordinal: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Counter(Base):

@@ -6,21 +6,22 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from streamweave.db.base import Base, IdMixin, SoftDeleteMixin, TimestampMixin, utcnow
-
-LIVE = text("deleted_at IS NULL")
-
-
-def _live_unique_name(table: str) -> Index:
-    return Index(f"uq_{table}_live_name", "name", unique=True, sqlite_where=LIVE, postgresql_where=LIVE)
+from streamweave.db.base import (
+    Base,
+    GranteeMixin,
+    IdMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    live_unique_name,
+)
 
 
 class ServiceAccount(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = "service_accounts"
-    __table_args__ = (_live_unique_name("service_accounts"),)
+    __table_args__ = (live_unique_name("service_accounts"),)
 
     name: Mapped[str] = mapped_column(String(200), index=True)
     domain: Mapped[str | None] = mapped_column(String(200), default=None)
@@ -30,7 +31,7 @@ class ServiceAccount(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
 
 class Instrument(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = "instruments"
-    __table_args__ = (_live_unique_name("instruments"),)
+    __table_args__ = (live_unique_name("instruments"),)
 
     name: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str | None] = mapped_column(Text, default=None)
@@ -54,7 +55,7 @@ class Instrument(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     last_harvested_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class InstrumentAccess(IdMixin, Base):
+class InstrumentAccess(IdMixin, GranteeMixin, Base):
     """Who may see an instrument (and its non-secret description): a user, group or project."""
 
     __tablename__ = "instrument_access"
@@ -64,14 +65,11 @@ class InstrumentAccess(IdMixin, Base):
     )
 
     instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"))
-    grantee_type: Mapped[str] = mapped_column(String(16))
-    grantee_id: Mapped[uuid.UUID] = mapped_column()
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class StorageLocation(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     __tablename__ = "storage_locations"
-    __table_args__ = (_live_unique_name("storage_locations"),)
+    __table_args__ = (live_unique_name("storage_locations"),)
 
     name: Mapped[str] = mapped_column(String(200), index=True)
     type: Mapped[str] = mapped_column(String(16))

@@ -5,10 +5,17 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from streamweave.db.base import Base, IdMixin, SoftDeleteMixin, TimestampMixin, utcnow
+from streamweave.db.base import (
+    Base,
+    IdMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    live_unique_name,
+    utcnow,
+)
 
 
 class User(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
@@ -50,17 +57,16 @@ class ApiToken(IdMixin, Base):
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class Group(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
-    __tablename__ = "groups"
-    __table_args__ = (
-        Index(
-            "uq_groups_live_name", "name", unique=True,
-            sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL"),
-        ),
-    )
+class _NamedCollection(IdMixin, TimestampMixin, SoftDeleteMixin):
+    """Groups and projects: a live-unique name, a description, members."""
 
     name: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str | None] = mapped_column(String(2000), default=None)
+
+
+class Group(_NamedCollection, Base):
+    __tablename__ = "groups"
+    __table_args__ = (live_unique_name("groups"),)
 
 
 class GroupMember(Base):
@@ -75,17 +81,9 @@ class GroupMember(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Project(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
+class Project(_NamedCollection, Base):
     __tablename__ = "projects"
-    __table_args__ = (
-        Index(
-            "uq_projects_live_name", "name", unique=True,
-            sqlite_where=text("deleted_at IS NULL"), postgresql_where=text("deleted_at IS NULL"),
-        ),
-    )
-
-    name: Mapped[str] = mapped_column(String(200), index=True)
-    description: Mapped[str | None] = mapped_column(String(2000), default=None)
+    __table_args__ = (live_unique_name("projects"),)
 
 
 class ProjectMember(IdMixin, Base):
