@@ -1,0 +1,119 @@
+"""The adapter contract: what every transfer engine offers, and what it reports.
+
+Like rclone's backend interface, the contract is narrow: list a location, copy a batch
+of items between two locations, checksum a path, test a location, delete a path.
+Adapters are found by name through the ``streamweave.transfer_adapters`` entry-point
+group, so another package can add Globus, iRODS or rsync behind the same interface.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from streamweave.transfers.errors import TransferError
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where files are: a kind of connection, its settings, and a root inside it.
+
+    Secrets are not held in the clear: ``secrets()`` decrypts them at the moment of
+    use, and neither ``repr`` nor ``str`` shows them.
+    """
+
+    kind: str
+    root: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, repr=False, compare=False)
+    name: str = ""
+
+    def describe(self) -> str:
+        where = self.config.get("host") or self.config.get("url") or self.config.get("bucket") or ""
+        share = self.config.get("share", "")
+        label = f"{self.kind}://{where}/{share}".rstrip("/") + f"/{self.root.strip('/')}"
+        return f"{self.name} ({label})" if self.name else label
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One listed path, relative to the location's root, '/'-separated."""
+
+    path: str
+    size: int
+    mtime: datetime
+    is_dir: bool = False
+
+
+@dataclass(frozen=True)
+class CopyItem:
+    source: str
+    destination: str
+    size: int | None = None
+    mtime: datetime | None = None
+
+
+@dataclass
+class CopyResult:
+    item: CopyItem
+    bytes: int = 0
+    algorithm: str = ""
+    source_checksum: str | None = None
+    dest_checksum: str | None = None
+    error: TransferError | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def verified(self) -> bool:
+        return (
+            self.error is None
+            and self.source_checksum is not None
+            and self.source_checksum == self.dest_checksum
+        )
+
+    @property
+    def error_class(self) -> str | None:
+        return type(self.error).__name__ if self.error else None
+
+
+@dataclass
+class Progress:
+    files_done: int = 0
+    files_failed: int = 0
+    bytes_done: int = 0
+    files_total: int = 0
+    bytes_total: int = 0
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Adapter(Protocol):
+    name: ClassVar[str]
+
+    def supports(self, source: Location, destination: Location) -> bool: ...
+
+    def listing(self, location: Location) -> AsyncIterator[Entry]: ...
+
+    async def copy_batch(
+        self,
+        source: Location,
+        destination: Location,
+        items: Sequence[CopyItem],
+        *,
+        algorithm: str,
+        concurrency: int = 8,
+        progress: ProgressCallback | None = None,
+    ) -> list[CopyResult]:
+        """Copy every item; each result says verified or why not. Never raises for
+        one item's failure; raises only when the batch cannot start at all."""
+        ...
+
+    async def checksum(self, location: Location, path: str, algorithm: str) -> str: ...
+
+    async def test(self, location: Location) -> str: ...
+
+    async def delete(self, location: Location, path: str) -> None: ...

