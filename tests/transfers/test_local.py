@@ -94,11 +94,11 @@ async def test_corrupted_copy_is_never_kept(
     (tmp_path / "dst").mkdir()
     original = local.hash_file
 
-    def flip_a_byte_first(path: Path, algorithm: str, buffer: bytearray) -> str:
-        data = bytearray(path.read_bytes())
+    def flip_a_byte_first(path: str | Path, algorithm: str, buffer: bytearray, size: int | None = None) -> str:
+        data = bytearray(Path(path).read_bytes())
         data[100] ^= 0xFF
-        path.write_bytes(bytes(data))
-        return original(path, algorithm, buffer)
+        Path(path).write_bytes(bytes(data))
+        return original(path, algorithm, buffer, size)
 
     monkeypatch.setattr(local, "hash_file", flip_a_byte_first)
     monkeypatch.setattr(

@@ -10,6 +10,7 @@ chunk of files instead of one ``fsync`` per file, then the renames, then one mor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import errno
 import os
@@ -46,12 +47,23 @@ def is_temp_name(name: str) -> bool:
     return name.startswith(".") and TEMP_MARK in name
 
 
-def resolve(location: Location, relative: str) -> Path:
-    root = Path(location.root)
-    target = (root / relative.lstrip("/")).resolve() if relative else root.resolve()
-    if target != root.resolve() and root.resolve() not in target.parents:
+def join(root: str, relative: str, location: Location) -> str:
+    """``root/relative``, refusing anything that climbs out of ``root``.
+
+    Lexical on purpose (no symlink resolution: a stat per path component would cost
+    more than the copy of a small file): listings never follow symlinks, and relative
+    paths from the database or from hooks are checked here.
+    """
+    relative = relative.lstrip("/")
+    if not relative:
+        return root
+    if relative == ".." or relative.startswith("../") or "/../" in relative or relative.endswith("/.."):
         raise PermissionDenied(f"{relative!r} points outside {location.describe()}")
-    return target
+    return f"{root}/{relative}"
+
+
+def resolve(location: Location, relative: str) -> Path:
+    return Path(join(os.path.abspath(location.root), relative, location))
 
 
 def _mtime(ns: int) -> datetime:
@@ -124,12 +136,21 @@ def map_os_error(exc: OSError, what: str) -> TransferError:
     return TransferError(f"{what}: {exc.strerror or exc}")
 
 
-def hash_file(path: Path, algorithm: str, buffer: bytearray) -> str:
+def hash_file(path: str | Path, algorithm: str, buffer: bytearray, size: int | None = None) -> str:
+    """Hash a file; with its expected ``size``, a small file takes a single read."""
     hasher = new_hasher(algorithm)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while count := handle.readinto(buffer):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if size is not None and size < len(buffer):
+            count = os.readv(fd, [view[: size + 1]])
             hasher.update(view[:count])
+            if count == size:
+                return hasher.hexdigest()
+        while count := os.readv(fd, [buffer]):
+            hasher.update(view[:count])
+    finally:
+        os.close(fd)
     return hasher.hexdigest()
 
 
@@ -145,30 +166,40 @@ def syncfs(path: Path) -> None:
 
 
 class _Pending:
-    __slots__ = ("result", "source", "target", "temp")
+    __slots__ = ("result", "target", "temp")
 
-    def __init__(self, result: CopyResult, source: Path, target: Path, temp: Path) -> None:
-        self.result, self.source, self.target, self.temp = result, source, target, temp
+    def __init__(self, result: CopyResult, target: str, temp: str) -> None:
+        self.result, self.target, self.temp = result, target, temp
 
 
-def _write_hashing(source: Path, temp: Path, algorithm: str, buffer: bytearray) -> tuple[int, str, os.stat_result]:
+def _write_hashing(source: str, temp: str, algorithm: str, buffer: bytearray) -> tuple[int, str, os.stat_result]:
     hasher = new_hasher(algorithm)
     view = memoryview(buffer)
     total = 0
-    with open(source, "rb", buffering=0) as reader:
-        before = os.fstat(reader.fileno())
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    reader = os.open(source, os.O_RDONLY)
+    try:
+        before = os.fstat(reader)
+        writer = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            while count := reader.readinto(buffer):
+            # A file that fits the buffer takes one read: asking for one byte more than
+            # its size and getting exactly its size also proves the end of the file.
+            first = view[: before.st_size + 1] if before.st_size < len(buffer) else view
+            count = os.readv(reader, [first])
+            while count:
                 chunk = view[:count]
                 hasher.update(chunk)
                 written = 0
                 while written < count:
-                    written += os.write(fd, chunk[written:])
+                    written += os.write(writer, chunk[written:])
                 total += count
+                if total == before.st_size and count < len(first):
+                    break
+                count = os.readv(reader, [buffer])
         finally:
-            os.close(fd)
-        after = os.fstat(reader.fileno())
+            os.close(writer)
+        after = os.fstat(reader)
+    finally:
+        os.close(reader)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or total != after.st_size:
         raise SourceChanged(f"{source} changed while it was being copied")
     return total, hasher.hexdigest(), after
@@ -184,54 +215,60 @@ def copy_files(
 ) -> list[CopyResult]:
     """Verified local copies, in chunks sharing one flush; runs in a worker thread."""
     buffer = bytearray(BUFFER_BYTES)
-    made: set[Path] = set()
+    made: set[str] = set()
     results: list[CopyResult] = []
-    destination_root = resolve(destination, "")
-    if not destination_root.is_dir():
+    # One random token per batch, then a counter: unique names without a syscall each.
+    batch_token = secrets.token_hex(4)
+    source_root = os.path.abspath(source.root)
+    destination_root = os.path.abspath(destination.root)
+    if not os.path.isdir(destination_root):
         raise LocationNotFound(f"{destination.describe()}: {destination_root} does not exist")
     for start in range(0, len(items), chunk_files):
         pending: list[_Pending] = []
-        for item in items[start : start + chunk_files]:
+        for number, item in enumerate(items[start : start + chunk_files], start):
             result = CopyResult(item=item, algorithm=algorithm, started_at=datetime.now(UTC))
             results.append(result)
-            temp: Path | None = None
+            temp: str | None = None
             try:
-                src = resolve(source, item.source)
-                target = resolve(destination, item.destination)
-                if target.parent not in made:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(target.parent)
-                temp = temp_name(target)
+                src = join(source_root, item.source, source)
+                target = join(destination_root, item.destination, destination)
+                parent, name = os.path.split(target)
+                if parent not in made:
+                    os.makedirs(parent, exist_ok=True)
+                    made.add(parent)
+                temp = f"{parent}/.{name}{TEMP_MARK}{batch_token}{number:x}"
                 result.bytes, result.source_checksum, info = _write_hashing(src, temp, algorithm, buffer)
                 if item.size is not None and item.size != result.bytes:
                     raise SourceChanged(
                         f"{item.source} is {result.bytes} bytes now, {item.size} when listed"
                     )
                 os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
-                pending.append(_Pending(result, src, target, temp))
+                pending.append(_Pending(result, target, temp))
             except (OSError, TransferError) as exc:
                 result.error = map_os_error(exc, item.source) if isinstance(exc, OSError) else exc
                 if temp is not None:
-                    temp.unlink(missing_ok=True)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(temp)
                 result.finished_at = datetime.now(UTC)
                 on_done(result)
         if not pending:
             continue
-        syncfs(destination_root)
+        syncfs(Path(destination_root))
         for entry in pending:
             result = entry.result
             try:
-                result.dest_checksum = hash_file(entry.temp, algorithm, buffer)
+                result.dest_checksum = hash_file(entry.temp, algorithm, buffer, result.bytes)
                 if result.dest_checksum != result.source_checksum:
                     raise ChecksumMismatch(
-                        f"{entry.result.item.destination}: {algorithm} of the copy "
+                        f"{result.item.destination}: {algorithm} of the copy "
                         f"({result.dest_checksum}) differs from the source ({result.source_checksum})"
                     )
                 os.replace(entry.temp, entry.target)
             except (OSError, TransferError) as exc:
                 result.error = map_os_error(exc, result.item.destination) if isinstance(exc, OSError) else exc
-                entry.temp.unlink(missing_ok=True)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.temp)
             result.finished_at = datetime.now(UTC)
             on_done(result)
-        syncfs(destination_root)
+        syncfs(Path(destination_root))
     return results
