@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from streamweave.cli.simlab import simlab_app
 from streamweave.config import Settings, load_settings
 from streamweave.crypto import SecretBox, generate_key
 from streamweave.errors import ConfigurationError, StreamWeaveError
@@ -20,6 +21,7 @@ users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the keys that encrypt stored secrets.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
+app.add_typer(simlab_app, name="simlab")
 
 console = Console()
 err = Console(stderr=True)

