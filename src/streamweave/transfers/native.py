@@ -73,6 +73,8 @@ class NativeAdapter:
 
     async def test(self, location: Location) -> str:
         root = local.resolve(location, "")
+        if not root.exists():
+            raise LocationNotFound(f"{location.describe()}: {root} does not exist; create it or fix the path")
         if not root.is_dir():
             raise LocationNotFound(f"{location.describe()}: {root} is not a directory")
         probe = local.temp_name(root / "probe")

@@ -40,3 +40,8 @@ def adapter_for(source: Location, destination: Location, preferred: str | None =
         if adapters()[name].supports(source, destination):
             return adapters()[name]
     raise TransferError(f"no adapter can copy from {source.kind} to {destination.kind}")
+
+
+def adapter_for_location(location: Location) -> Adapter:
+    """The adapter that lists, tests and deletes at ``location`` on its own."""
+    return adapter_for(location, location)

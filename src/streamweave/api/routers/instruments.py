@@ -19,11 +19,15 @@ from streamweave.api.schemas.lab import (
     InstrumentPublicRead,
     InstrumentRead,
     InstrumentUpdate,
+    StorageTestResult,
 )
 from streamweave.db.models import HarvestSchedule, Instrument, InstrumentAccess
 from streamweave.errors import Conflict, NotFound
 from streamweave.services import audit, files, lab, resources
 from streamweave.services.access import instrument_visible
+from streamweave.services.locations import source_location
+from streamweave.transfers.errors import TransferError
+from streamweave.transfers.registry import adapter_for_location
 from streamweave.services.pagination import paginate
 
 router = APIRouter(prefix="/api/instruments", tags=["instruments"])
@@ -117,6 +121,21 @@ async def harvest_now(instrument_id: uuid.UUID, session: Session, admin: AdminIt
         status.HTTP_503_SERVICE_UNAVAILABLE,
         "no harvest orchestrator is configured on this server; harvests cannot be started yet",
     )
+
+
+@router.get("/{instrument_id}/test", response_model=StorageTestResult)
+async def test_connection(
+    instrument_id: uuid.UUID, session: Session, admin: AdminItem, context: Context
+) -> Any:
+    """Connect to the instrument's source with its credentials and list it: 502 with the
+    reason when that fails."""
+    instrument = await resources.get_or_404(session, Instrument, instrument_id, live=True)
+    location = await source_location(session, instrument, context.secrets)
+    try:
+        message = await adapter_for_location(location).test(location)
+    except TransferError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return StorageTestResult(ok=True, message=message)
 
 
 # --- who may see the instrument ------------------------------------------------------

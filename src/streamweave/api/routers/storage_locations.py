@@ -18,7 +18,9 @@ from streamweave.api.schemas.lab import (
 )
 from streamweave.db.models import StorageLocation
 from streamweave.services import lab, resources
-from streamweave.transfers.probe import ProbeFailed, probe_storage
+from streamweave.services.locations import storage_location
+from streamweave.transfers.errors import TransferError
+from streamweave.transfers.registry import adapter_for_location
 
 router = APIRouter(prefix="/api/storage-locations", tags=["storage locations"])
 
@@ -52,9 +54,9 @@ async def test_connection(item_id: uuid.UUID, session: Session, admin: AdminItem
     storage = await resources.get_or_404(session, StorageLocation, item_id, live=True)
     if not storage.enabled:
         raise HTTPException(status.HTTP_409_CONFLICT, f"storage location {storage.name!r} is disabled")
-    secrets = context.secrets.decrypt_json(storage.secrets)
+    location = storage_location(storage, context.secrets)
     try:
-        message = await probe_storage(storage.type, storage.connection_config, secrets, storage.base_path)
-    except ProbeFailed as exc:
+        message = await adapter_for_location(location).test(location)
+    except TransferError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
     return StorageTestResult(ok=True, message=message)
