@@ -175,3 +175,25 @@ def test_engine_choice_per_pair() -> None:
     assert adapter_for(local_a, local_b).name == "native"
     assert adapter_for(smb, local_b).name == "rclone"
     assert adapter_for(local_a, smb).name == "rclone"
+
+
+async def test_large_batches_run_in_worker_processes_with_progress(tmp_path: Path) -> None:
+    source, destination = tmp_path / "src", tmp_path / "dst"
+    for index in range(1500):
+        path = source / f"run{index // 100}" / f"f{index}.dat"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(index.to_bytes(4, "big") * 64)
+    destination.mkdir()
+    (source / "run3" / "f300.dat").unlink()  # listed below, gone before the copy
+    adapter = NativeAdapter()
+    src, dst = Location("local", str(source)), Location("posix", str(destination))
+    items = [CopyItem(f"run{i // 100}/f{i}.dat", f"run{i // 100}/f{i}.dat", 256) for i in range(1500)]
+    seen: list[int] = []
+    results = await adapter.copy_batch(
+        src, dst, items, algorithm="xxh3-128", progress=lambda p: seen.append(p.files_done + p.files_failed)
+    )
+    assert [r.item for r in results] == items  # results in the order asked
+    assert sum(r.verified for r in results) == 1499
+    assert isinstance(results[300].error, PathNotFound)
+    assert seen[-1] == 1500 and seen == sorted(seen)
+    assert len(list(destination.rglob("*.dat"))) == 1499

@@ -16,6 +16,10 @@ from typing import Any, ClassVar, Protocol
 from streamweave.transfers.errors import TransferError
 
 
+def no_secrets() -> Mapping[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Location:
     """Where files are: a kind of connection, its settings, and a root inside it.
@@ -27,7 +31,8 @@ class Location:
     kind: str
     root: str
     config: Mapping[str, Any] = field(default_factory=dict)
-    secrets: Callable[[], Mapping[str, Any]] = field(default=lambda: {}, repr=False, compare=False)
+    # A module-level default keeps secret-less locations picklable (worker processes).
+    secrets: Callable[[], Mapping[str, Any]] = field(default=no_secrets, repr=False, compare=False)
     name: str = ""
 
     def describe(self) -> str:

@@ -1,20 +1,46 @@
-"""Local and NFS to local and NFS: verified copies without any helper process.
+"""Local and NFS to local and NFS: verified copies without rclone.
 
-The batch is split between worker threads, each running the tight loop of
-``local.copy_files`` (one read of the source, hash while writing, batched flush,
-re-read, rename), which is what makes thousands of small files per second possible.
+Each file goes through the tight loop of ``local.copy_files`` (one read of the
+source, hash while writing, batched flush, re-read, rename). For many files the
+Python per-file cost, not I/O, is the limit, and threads share one interpreter lock:
+large batches are cut into chunks run by a pool of worker processes (one per core,
+started once and kept), which also yields progress chunk by chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from typing import ClassVar
 
 from streamweave.transfers import local
 from streamweave.transfers.base import CopyItem, CopyResult, Entry, Location, Progress, ProgressCallback
 from streamweave.transfers.errors import LocationNotFound, PermissionDenied
 from streamweave.transfers.streaming import LOCAL_KINDS
+
+
+PROCESS_THRESHOLD = 1000
+CHUNK_FILES = 1000
+
+
+def _workers() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def _ignore(_result: CopyResult) -> None:
+    return None
+
+
+@cache
+def _pool() -> ProcessPoolExecutor:
+    # forkserver: forking this (threaded, asyncio) process directly is unsafe.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["streamweave.transfers.local"])
+    return ProcessPoolExecutor(max_workers=_workers(), mp_context=context)
 
 
 class NativeAdapter:
@@ -49,20 +75,23 @@ class NativeAdapter:
             if progress:
                 progress(state)
 
-        def on_done(result: CopyResult) -> None:
-            loop.call_soon_threadsafe(report, result)
+        if len(items) < PROCESS_THRESHOLD or _workers() < 2:
+            def on_done(result: CopyResult) -> None:
+                loop.call_soon_threadsafe(report, result)
 
-        workers = max(1, min(concurrency, len(items)))
-        shares = [items[index::workers] for index in range(workers)]
-        parts = await asyncio.gather(
-            *(
-                asyncio.to_thread(local.copy_files, source, destination, share, algorithm, on_done)
-                for share in shares
-                if share
+            return await asyncio.to_thread(local.copy_files, source, destination, items, algorithm, on_done)
+
+        async def run_chunk(chunk: Sequence[CopyItem]) -> list[CopyResult]:
+            done = await loop.run_in_executor(
+                _pool(), local.copy_files, source, destination, chunk, algorithm, _ignore
             )
-        )
-        by_item = {id(result.item): result for part in parts for result in part}
-        return [by_item[id(item)] for item in items]
+            for result in done:
+                report(result)
+            return done
+
+        chunks = [items[start : start + CHUNK_FILES] for start in range(0, len(items), CHUNK_FILES)]
+        parts = await asyncio.gather(*(run_chunk(chunk) for chunk in chunks))
+        return [result for part in parts for result in part]
 
     async def checksum(self, location: Location, path: str, algorithm: str) -> str:
         buffer = bytearray(local.BUFFER_BYTES)
