@@ -33,6 +33,19 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass runs only tests that touch the database (through the
+    ``database_url`` fixture, directly or not); the rest ran in the SQLite pass."""
+    if BACKEND != "postgresql":
+        return
+    kept, dropped = [], []
+    for item in items:
+        (kept if "database_url" in getattr(item, "fixturenames", ()) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 async def _pg_admin(sql: str) -> None:
     engine = create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
     try:
