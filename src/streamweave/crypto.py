@@ -31,15 +31,14 @@ class SecretBox:
         try:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
-            raise ConfigurationError(
-                "a stored secret cannot be decrypted with the configured keys; "
-                "was an old key removed from STREAMWEAVE_ENCRYPTION_KEY before `streamweave keys "
-                "rotate` re-encrypted everything?"
-            ) from exc
+            raise _undecryptable() from exc
 
     def rotate(self, token: str) -> str:
         """Re-encrypt ``token`` under the newest key."""
-        return self._fernet.rotate(token.encode()).decode()
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as exc:
+            raise _undecryptable() from exc
 
     def encrypt_json(self, values: dict[str, Any]) -> str | None:
         return self.encrypt(json.dumps(values, sort_keys=True)) if values else None
@@ -49,6 +48,14 @@ class SecretBox:
             return {}
         data: dict[str, Any] = json.loads(self.decrypt(token))
         return data
+
+
+def _undecryptable() -> ConfigurationError:
+    return ConfigurationError(
+        "a stored secret cannot be decrypted with the configured keys; "
+        "was an old key removed from STREAMWEAVE_ENCRYPTION_KEY before `streamweave keys "
+        "rotate` re-encrypted everything?"
+    )
 
 
 def generate_key() -> str:

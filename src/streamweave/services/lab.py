@@ -34,6 +34,8 @@ async def create_service_account(
 async def update_service_account(
     session: AsyncSession, box: SecretBox, actor: User, account: ServiceAccount, data: dict[str, Any]
 ) -> ServiceAccount:
+    # null for a column that cannot be empty means "unchanged", as for every other resource.
+    data = {k: v for k, v in data.items() if v is not None or k == "domain"}
     if "name" in data:
         await resources.ensure_unique_name(session, ServiceAccount, data["name"], exclude=account.id)
     password = data.pop("password", None)
@@ -77,7 +79,7 @@ async def _instrument_values(
         values["source_secrets"] = box.encrypt_json(secrets)
     if "completion_rule" in values and values["completion_rule"] is None:
         values.pop("completion_rule")
-    for key in ("cifs_port", "transfer_adapter", "enabled"):
+    for key in ("name", "cifs_port", "transfer_adapter", "enabled"):
         if key in values and values[key] is None:
             values.pop(key)
     merged = {

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import func, select, update
 
 from streamweave.api.deps import Admin, CurrentUser, Paging, Session
-from streamweave.api.schemas.common import Page
+from streamweave.api.schemas.common import Page, UTCDateTime
 from streamweave.api.schemas.files import (
     AuditLogRead,
     InstrumentRequestCreate,
@@ -42,8 +42,8 @@ async def list_audit_logs(
     entity_id: uuid.UUID | None = None,
     action: str | None = None,
     actor_id: uuid.UUID | None = None,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
+    since: date | UTCDateTime | None = None,
+    until: date | UTCDateTime | None = None,
 ) -> Any:
     stmt = select(AuditLog)
     if entity_type:
@@ -59,9 +59,9 @@ async def list_audit_logs(
     if until is not None:
         if isinstance(until, datetime):
             stmt = stmt.where(AuditLog.created_at <= _day_start(until))
-        else:
+        elif until < date.max:
             # A bare date means "through the end of that day" (v0 excluded the day itself).
-            stmt = stmt.where(AuditLog.created_at < _day_start(until) + timedelta(days=1))
+            stmt = stmt.where(AuditLog.created_at < _day_start(until + timedelta(days=1)))
     stmt = stmt.order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
     return await paginate(session, stmt, paging.skip, paging.limit)
 

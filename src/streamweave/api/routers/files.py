@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
 from streamweave.api.deps import AdminItem, Paging, Session, Who
-from streamweave.api.schemas.common import Page
+from streamweave.api.schemas.common import Page, UTCDateTime
 from streamweave.api.schemas.files import FileAccessCreate, FileAccessRead, FileRead, TransferRead
 from streamweave.services import files
 from streamweave.services.pagination import paginate
@@ -24,8 +23,8 @@ async def list_files(
     paging: Paging,
     instrument_id: uuid.UUID | None = None,
     path_prefix: Annotated[str | None, Query(max_length=4000)] = None,
-    discovered_after: datetime | None = None,
-    discovered_before: datetime | None = None,
+    discovered_after: UTCDateTime | None = None,
+    discovered_before: UTCDateTime | None = None,
     metadata_key: Annotated[str | None, Query(max_length=200)] = None,
     metadata_value: Annotated[str | None, Query(max_length=1000)] = None,
     persistent_id: Annotated[str | None, Query(max_length=200)] = None,

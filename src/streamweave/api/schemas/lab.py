@@ -236,6 +236,15 @@ class HookUpdate(_HookFields):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     trigger: Trigger | None = None
     implementation: Implementation | None = None
+    # "****" keeps the stored secret, as for every other secret.
+    webhook_secret: str | None = Field(default=None, max_length=500)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_length(cls, value: str | None) -> str | None:
+        if value is not None and value != "****" and len(value) < 16:
+            raise ValueError("must have at least 16 characters (or be '****': keep the stored one)")
+        return value
 
 
 class HookRead(ORMModel):
