@@ -105,11 +105,17 @@ async def _wipe(engine: AsyncEngine) -> None:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def app(settings: Settings, migrated: AsyncEngine) -> AsyncIterator[Any]:
+async def clean_database(migrated: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The migrated test database, emptied again after the test."""
+    yield migrated
+    await _wipe(migrated)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def app(settings: Settings, clean_database: AsyncEngine) -> AsyncIterator[Any]:
     application = create_app(settings)
     yield application
     await application.state.context.engine.dispose()
-    await _wipe(migrated)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

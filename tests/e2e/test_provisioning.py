@@ -50,8 +50,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path, migrated: Any) -> Iterator[dict[str, Any]]:
-    """A real server process on the test database (already migrated, empty)."""
+def server(database_url: str, tmp_path: Path, clean_database: Any) -> Iterator[dict[str, Any]]:
+    """A real server process on the test database (migrated, empty, emptied afterwards)."""
     port = _free_port()
     env = {
         **os.environ,

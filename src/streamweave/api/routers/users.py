@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from streamweave.api.deps import Admin, CurrentUser, Manager, Paging, Session
+from streamweave.api.deps import Admin, AdminItem, CurrentUser, Manager, Paging, Session
 from streamweave.api.schemas.common import Page
 from streamweave.api.schemas.users import (
     GroupMemberRead,
@@ -49,20 +49,20 @@ async def _user(session: Session, user_id: uuid.UUID) -> User:
 
 
 @router.get("/users/{user_id}", response_model=UserRead, tags=["users"])
-async def read_user(user_id: uuid.UUID, session: Session, admin: Admin) -> User:
+async def read_user(user_id: uuid.UUID, session: Session, admin: AdminItem) -> User:
     return await _user(session, user_id)
 
 
 @router.patch("/users/{user_id}", response_model=UserRead, tags=["users"])
 async def update_user(
-    user_id: uuid.UUID, data: UserAdminUpdate, session: Session, admin: Admin, manager: Manager
+    user_id: uuid.UUID, data: UserAdminUpdate, session: Session, admin: AdminItem, manager: Manager
 ) -> User:
     user = await _user(session, user_id)
     return await people.update_user(session, manager, admin, user, data.model_dump(exclude_none=True))
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
-async def delete_user(user_id: uuid.UUID, session: Session, admin: Admin) -> Response:
+async def delete_user(user_id: uuid.UUID, session: Session, admin: AdminItem) -> Response:
     await people.delete_user(session, admin, await _user(session, user_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -94,18 +94,20 @@ async def list_users(session: Session, admin: Admin, paging: Paging, include_del
 
 
 @admin_router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def admin_delete_user(user_id: uuid.UUID, session: Session, admin: Admin) -> Response:
+async def admin_delete_user(user_id: uuid.UUID, session: Session, admin: AdminItem) -> Response:
     await people.delete_user(session, admin, await _user(session, user_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @admin_router.post("/{user_id}/restore", response_model=UserRead)
-async def admin_restore_user(user_id: uuid.UUID, session: Session, admin: Admin) -> User:
+async def admin_restore_user(user_id: uuid.UUID, session: Session, admin: AdminItem) -> User:
     return await resources.restore(session, admin, await _user(session, user_id))
 
 
 @admin_router.get("/{user_id}/groups", response_model=Page[GroupMemberRead])
-async def user_groups(user_id: uuid.UUID, session: Session, admin: Admin, paging: Paging) -> Any:
+async def user_groups(
+    user_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
+) -> Any:
     user = await _user(session, user_id)
     stmt = (
         select(GroupMember)
@@ -119,7 +121,9 @@ async def user_groups(user_id: uuid.UUID, session: Session, admin: Admin, paging
 
 
 @admin_router.get("/{user_id}/projects", response_model=Page[ProjectMemberRead])
-async def user_projects(user_id: uuid.UUID, session: Session, admin: Admin, paging: Paging) -> Any:
+async def user_projects(
+    user_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
+) -> Any:
     user = await _user(session, user_id)
     stmt = (
         select(ProjectMember)
