@@ -154,3 +154,13 @@ async def test_deleted_group_grants_nothing(
     assert (await client.get(f"/api/files/{hidden}", headers=alice["headers"])).status_code == 404
     await client.post(f"/api/groups/{data['group']}/restore", headers=admin["headers"])
     assert (await client.get(f"/api/files/{hidden}", headers=alice["headers"])).status_code == 200
+
+
+@pytest.mark.parametrize("prefix", ["\U0010ffff", "run\ud7ff", "\U0010ffff\U0010ffff"])
+async def test_prefix_at_the_end_of_unicode(
+    client: httpx.AsyncClient, admin: dict[str, Any], prefix: str
+) -> None:
+    # No string follows U+10FFFF, and the one after U+D7FF would be a surrogate.
+    response = await client.get("/api/files", params={"path_prefix": prefix}, headers=admin["headers"])
+    assert response.status_code == 200
+    assert response.json()["total"] == 0

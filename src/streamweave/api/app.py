@@ -84,10 +84,23 @@ class _EscapedJSONResponse(JSONResponse):
         ).encode("ascii")
 
 
+_SECRET_FIELDS = frozenset(
+    {"password", "secret_access_key", "access_key_id", "private_key", "key_passphrase", "webhook_secret"}
+)
+
+
+def _without_secret_input(error: dict[str, Any]) -> dict[str, Any]:
+    """A validation error may echo the offending input: not when it is a secret."""
+    if _SECRET_FIELDS.intersection(str(part) for part in error.get("loc", ())):
+        return {key: value for key, value in error.items() if key != "input"}
+    return error
+
+
 async def _request_validation_error(_request: Request, exc: Exception) -> JSONResponse:
     # FastAPI's own answer, rendered so that echoing the offending input cannot fail.
     assert isinstance(exc, RequestValidationError)
-    return _EscapedJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+    errors = [_without_secret_input(error) for error in exc.errors()]
+    return _EscapedJSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

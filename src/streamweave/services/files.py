@@ -41,9 +41,16 @@ class FileFilters:
         return any(value is not None and value != "" for value in self.__dict__.values())
 
 
-def _prefix_upper_bound(prefix: str) -> str:
-    """The smallest string greater than every string starting with ``prefix``."""
-    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string starting with ``prefix``, or None
+    when there is none (the prefix ends in the highest code points)."""
+    stripped = prefix.rstrip("\U0010ffff")
+    if not stripped:
+        return None
+    following = ord(stripped[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: skip them
+        following = 0xE000
+    return stripped[:-1] + chr(following)
 
 
 def file_query(who: Principals, filters: FileFilters) -> Select[tuple[FileRecord]]:
@@ -51,10 +58,10 @@ def file_query(who: Principals, filters: FileFilters) -> Select[tuple[FileRecord
     if filters.instrument_id is not None:
         stmt = stmt.where(FileRecord.instrument_id == filters.instrument_id)
     if filters.path_prefix:
-        stmt = stmt.where(
-            FileRecord.source_path >= filters.path_prefix,
-            FileRecord.source_path < _prefix_upper_bound(filters.path_prefix),
-        )
+        stmt = stmt.where(FileRecord.source_path >= filters.path_prefix)
+        upper = _prefix_upper_bound(filters.path_prefix)
+        if upper is not None:
+            stmt = stmt.where(FileRecord.source_path < upper)
     if filters.discovered_after is not None:
         stmt = stmt.where(FileRecord.first_discovered_at >= filters.discovered_after)
     if filters.discovered_before is not None:

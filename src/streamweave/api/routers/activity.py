@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import func, select, update
 
 from streamweave.api.deps import Admin, CurrentUser, Paging, Session
-from streamweave.api.schemas.common import Page, UTCDateTime
+from streamweave.api.schemas.common import DayOrMoment, Page
 from streamweave.api.schemas.files import (
     AuditLogRead,
     InstrumentRequestCreate,
@@ -42,8 +42,8 @@ async def list_audit_logs(
     entity_id: uuid.UUID | None = None,
     action: str | None = None,
     actor_id: uuid.UUID | None = None,
-    since: date | UTCDateTime | None = None,
-    until: date | UTCDateTime | None = None,
+    since: DayOrMoment | None = None,
+    until: DayOrMoment | None = None,
 ) -> Any:
     stmt = select(AuditLog)
     if entity_type:

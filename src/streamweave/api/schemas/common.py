@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
 T = TypeVar("T")
 
@@ -21,6 +21,23 @@ def _in_utc(value: datetime) -> datetime:
 # A timestamp in a filter: naive means UTC; one that has no UTC equivalent (year 1 at
 # +14:00, year 9999 at -14:00) is invalid input, not a crash when it is compared.
 UTCDateTime = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+def _date_or_timestamp(value: Any) -> Any:
+    """``YYYY-MM-DD`` is a day; anything longer is a timestamp, its offset kept (left to
+    itself, pydantic reads a midnight timestamp as a date and drops the offset)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return value  # validation then reports it
+
+
+# A bound of a date-range filter: a whole day, or an exact moment.
+DayOrMoment = Annotated[date | UTCDateTime, BeforeValidator(_date_or_timestamp)]
 
 
 class ORMModel(BaseModel):
