@@ -47,7 +47,9 @@ async def _pg(sql: str) -> None:
     await engine.dispose()
 
 
-def _file_rows(instrument_id: uuid.UUID, start: int, count: int, epoch: datetime) -> list[dict[str, Any]]:
+def _file_rows(
+    instrument_id: uuid.UUID, start: int, count: int, epoch: datetime
+) -> list[dict[str, Any]]:
     return [
         {
             "id": uuid.uuid4(),
@@ -71,10 +73,18 @@ async def populate(app: Any, files: int) -> dict[str, Any]:
     async with context.sessionmaker() as session:
         manager = UserManager(UserStore(session), context.settings)
         admin = await people.create_user(
-            session, manager, None, UserCreate(email="admin@bench.org", password="benchmark-pass", role="admin"), trusted=True
+            session,
+            manager,
+            None,
+            UserCreate(email="admin@bench.org", password="benchmark-pass", role="admin"),
+            trusted=True,
         )
         user = await people.create_user(
-            session, manager, None, UserCreate(email="alice@bench.org", password="benchmark-pass"), trusted=True
+            session,
+            manager,
+            None,
+            UserCreate(email="alice@bench.org", password="benchmark-pass"),
+            trusted=True,
         )
         instrument = Instrument(name="NMR 600", completion_rule={"mode": "none"})
         group = Group(name="NMR users")
@@ -154,7 +164,9 @@ async def run(backend: str, files: int, rounds: int) -> bool:
                 prefix = f"run{(files // FILES_PER_RUN) // 2:04d}/"
                 for role in ("admin", "user"):
                     token = setup[role]
-                    baseline = p95(await timed(client, f"/api/files/{setup['probe_file']}", token, rounds))
+                    baseline = p95(
+                        await timed(client, f"/api/files/{setup['probe_file']}", token, rounds)
+                    )
                     for label, url in (
                         ("first page", "/api/files?limit=100"),
                         (f"page {deep:,} deep", f"/api/files?limit=100&skip={deep}"),
@@ -163,8 +175,10 @@ async def run(backend: str, files: int, rounds: int) -> bool:
                         figure = p95(await timed(client, url, token, rounds))
                         ok &= figure < TARGET_MS
                         print(
-                            f"[{backend}] {role:5} {label:24} p95/baseline {figure / baseline:5.2f}x   "
-                            f"p95 {figure:6.1f} ms (target < {TARGET_MS:.0f})   baseline p95 {baseline:.1f} ms"
+                            f"[{backend}] {role:5} {label:24} "
+                            f"p95/baseline {figure / baseline:5.2f}x   "
+                            f"p95 {figure:6.1f} ms (target < {TARGET_MS:.0f})   "
+                            f"baseline p95 {baseline:.1f} ms"
                         )
             await app.state.context.engine.dispose()
             return ok
@@ -174,7 +188,9 @@ async def run(backend: str, files: int, rounds: int) -> bool:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--files", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=60)

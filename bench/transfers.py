@@ -66,14 +66,24 @@ def rclone_env() -> dict[str, str]:
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> None:
-    subprocess.run(command, check=True, env=env or rclone_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command,
+        check=True,
+        env=env or rclone_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
-async def ours(adapter: NativeAdapter | RcloneAdapter, source: Location, destination: Location) -> None:
+async def ours(
+    adapter: NativeAdapter | RcloneAdapter, source: Location, destination: Location
+) -> None:
     entries = [e async for e in adapter.listing(source) if not e.is_dir]
     items = [CopyItem(e.path, e.path, e.size) for e in entries]
     concurrency = 2 if isinstance(adapter, NativeAdapter) else 8
-    results = await adapter.copy_batch(source, destination, items, algorithm="xxh3-128", concurrency=concurrency)
+    results = await adapter.copy_batch(
+        source, destination, items, algorithm="xxh3-128", concurrency=concurrency
+    )
     failed = [r for r in results if not r.verified]
     if failed:
         raise SystemExit(f"{len(failed)} copies not verified, e.g. {failed[0].error}")
@@ -86,7 +96,9 @@ def timed(prepare: Callable[[], None], action: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
-def compare(name: str, contenders: dict[str, Callable[[], None]], reset: Callable[[], None], rounds: int) -> None:
+def compare(
+    name: str, contenders: dict[str, Callable[[], None]], reset: Callable[[], None], rounds: int
+) -> None:
     samples: dict[str, list[float]] = {label: [] for label in contenders}
     for _ in range(rounds):
         for label, action in contenders.items():
@@ -98,8 +110,10 @@ def compare(name: str, contenders: dict[str, Callable[[], None]], reset: Callabl
         ratio = seconds / medians["ours"]  # same work: speed ratio = inverse time ratio
         target = TARGETS.get((name, label))
         verdict = "" if target is None else (" ok" if ratio >= target else " BELOW TARGET")
-        print(f"{name:6} ours vs {label:14} {ratio:5.2f}x  (target >= {target}){verdict}   "
-              f"medians: ours {medians['ours']:.2f} s, {label} {seconds:.2f} s")
+        print(
+            f"{name:6} ours vs {label:14} {ratio:5.2f}x  (target >= {target}){verdict}   "
+            f"medians: ours {medians['ours']:.2f} s, {label} {seconds:.2f} s"
+        )
 
 
 def bench_small(work: Path, rounds: int) -> None:
@@ -111,11 +125,16 @@ def bench_small(work: Path, rounds: int) -> None:
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir()
 
-    compare("small", {
-        "ours": lambda: asyncio.run(ours(NativeAdapter(), src, dst)),
-        "rclone copy": lambda: run([rclone_binary(), "copy", str(source), str(destination)]),
-        "cp -r": lambda: run(["cp", "-r", f"{source}/.", str(destination)]),
-    }, reset, rounds)
+    compare(
+        "small",
+        {
+            "ours": lambda: asyncio.run(ours(NativeAdapter(), src, dst)),
+            "rclone copy": lambda: run([rclone_binary(), "copy", str(source), str(destination)]),
+            "cp -r": lambda: run(["cp", "-r", f"{source}/.", str(destination)]),
+        },
+        reset,
+        rounds,
+    )
     shutil.rmtree(source)
     shutil.rmtree(destination, ignore_errors=True)
 
@@ -130,11 +149,18 @@ def bench_large(work: Path, rounds: int) -> None:
         shutil.rmtree(destination, ignore_errors=True)
         destination.mkdir()
 
-    compare("large", {
-        "ours": lambda: asyncio.run(ours(NativeAdapter(), src, dst)),
-        "cp": lambda: run(["cp", str(source / "big.raw"), str(destination / "big.raw")]),
-        "rclone copyto": lambda: run([rclone_binary(), "copyto", str(source / "big.raw"), str(destination / "big.raw")]),
-    }, reset, rounds)
+    compare(
+        "large",
+        {
+            "ours": lambda: asyncio.run(ours(NativeAdapter(), src, dst)),
+            "cp": lambda: run(["cp", str(source / "big.raw"), str(destination / "big.raw")]),
+            "rclone copyto": lambda: run(
+                [rclone_binary(), "copyto", str(source / "big.raw"), str(destination / "big.raw")]
+            ),
+        },
+        reset,
+        rounds,
+    )
     shutil.rmtree(source)
     shutil.rmtree(destination, ignore_errors=True)
 
@@ -147,7 +173,9 @@ def bench_samba(work: Path, rounds: int) -> None:
     try:
         smb = lab.smb
         source = Location(
-            "cifs", "", {"host": smb.host, "port": smb.port, "share": smb.share, "username": smb.username},
+            "cifs",
+            "",
+            {"host": smb.host, "port": smb.port, "share": smb.share, "username": smb.username},
             secrets=lambda: {"password": smb.password},
         )
         dst = Location("posix", str(destination))
@@ -157,10 +185,17 @@ def bench_samba(work: Path, rounds: int) -> None:
             shutil.rmtree(destination, ignore_errors=True)
             destination.mkdir()
 
-        compare("samba", {
-            "ours": lambda: asyncio.run(ours(RcloneAdapter(), source, dst)),
-            "rclone copy": lambda: run([rclone_binary(), "copy", f"lab:{smb.share}", str(destination)], env),
-        }, reset, rounds)
+        compare(
+            "samba",
+            {
+                "ours": lambda: asyncio.run(ours(RcloneAdapter(), source, dst)),
+                "rclone copy": lambda: run(
+                    [rclone_binary(), "copy", f"lab:{smb.share}", str(destination)], env
+                ),
+            },
+            reset,
+            rounds,
+        )
     finally:
         lab.stop()
         shutil.rmtree(share, ignore_errors=True)
@@ -168,14 +203,18 @@ def bench_samba(work: Path, rounds: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="small,large,samba")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sw-bench-", dir=TMPFS if TMPFS.is_dir() else None))
     try:
         for name in args.only.split(","):
-            {"small": bench_small, "large": bench_large, "samba": bench_samba}[name](work, args.rounds)
+            {"small": bench_small, "large": bench_large, "samba": bench_samba}[name](
+                work, args.rounds
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

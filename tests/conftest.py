@@ -28,7 +28,9 @@ from streamweave.db.engine import create_engine
 from streamweave.db.migrate import upgrade
 
 BACKEND = os.environ.get("STREAMWEAVE_TEST_DB", "sqlite")
-PG_SERVER = os.environ.get("STREAMWEAVE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432")
+PG_SERVER = os.environ.get(
+    "STREAMWEAVE_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "correct horse battery"
 

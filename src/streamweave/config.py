@@ -7,6 +7,7 @@ deployments keep their configuration.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -65,13 +66,19 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://localhost:8000", validation_alias=_env("STREAMWEAVE_PUBLIC_URL")
     )
-    ark_naan: str = Field(default="99999", validation_alias=_env("STREAMWEAVE_ARK_NAAN", "ARK_NAAN"))
+    ark_naan: str = Field(
+        default="99999", validation_alias=_env("STREAMWEAVE_ARK_NAAN", "ARK_NAAN")
+    )
     ark_shoulder: str = Field(
         default="fk4", validation_alias=_env("STREAMWEAVE_ARK_SHOULDER", "ARK_SHOULDER")
     )
-    smtp_host: str | None = Field(default=None, validation_alias=_env("STREAMWEAVE_SMTP_HOST", "SMTP_HOST"))
+    smtp_host: str | None = Field(
+        default=None, validation_alias=_env("STREAMWEAVE_SMTP_HOST", "SMTP_HOST")
+    )
     smtp_port: int = Field(default=587, validation_alias=_env("STREAMWEAVE_SMTP_PORT", "SMTP_PORT"))
-    smtp_user: str | None = Field(default=None, validation_alias=_env("STREAMWEAVE_SMTP_USER", "SMTP_USER"))
+    smtp_user: str | None = Field(
+        default=None, validation_alias=_env("STREAMWEAVE_SMTP_USER", "SMTP_USER")
+    )
     smtp_password: str | None = Field(
         default=None, validation_alias=_env("STREAMWEAVE_SMTP_PASSWORD", "SMTP_PASSWORD")
     )
@@ -99,7 +106,9 @@ class Settings(BaseSettings):
 
     @property
     def registration_enabled(self) -> bool:
-        return self.allow_registration if self.allow_registration is not None else not self.production
+        return (
+            self.allow_registration if self.allow_registration is not None else not self.production
+        )
 
     @property
     def password_reveal_enabled(self) -> bool:
@@ -145,10 +154,8 @@ def write_private(path: Path, content: str) -> None:
 
 
 def _read_or_create(path: Path, generate: str) -> str:
-    try:
+    with contextlib.suppress(FileExistsError):  # made on an earlier start: keep it
         write_private(path, generate)
-    except FileExistsError:
-        pass
     return path.read_text().strip()
 
 
@@ -188,8 +195,7 @@ def prepare_settings(settings: Settings) -> Settings:
         )
     if _secret_missing(settings.encryption_keys):
         settings.encryption_keys = ",".join(
-            _read_or_create(settings.encryption_key_file, Fernet.generate_key().decode())
-            .split()
+            _read_or_create(settings.encryption_key_file, Fernet.generate_key().decode()).split()
         )
     return settings
 

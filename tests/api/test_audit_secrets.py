@@ -8,7 +8,9 @@ from typing import Any
 import httpx
 
 
-async def test_secret_change_is_audited_masked(client: httpx.AsyncClient, admin: dict[str, Any]) -> None:
+async def test_secret_change_is_audited_masked(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
     headers = admin["headers"]
     created = await client.post(
         "/api/service-accounts",
@@ -17,7 +19,9 @@ async def test_secret_change_is_audited_masked(client: httpx.AsyncClient, admin:
     )
     account = created.json()
     response = await client.patch(
-        f"/api/service-accounts/{account['id']}", json={"password": "second-secret"}, headers=headers
+        f"/api/service-accounts/{account['id']}",
+        json={"password": "second-secret"},
+        headers=headers,
     )
     assert response.status_code == 200
     entries = (
@@ -36,7 +40,9 @@ async def test_secret_change_is_audited_masked(client: httpx.AsyncClient, admin:
     assert "first-secret" not in trail and "second-secret" not in trail
 
 
-async def test_validation_errors_never_echo_a_secret(client: httpx.AsyncClient, admin: dict[str, Any]) -> None:
+async def test_validation_errors_never_echo_a_secret(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
     response = await client.post(
         "/api/service-accounts",
         json={"name": "svc", "username": "svc", "password": "x" * 1001},
@@ -47,13 +53,17 @@ async def test_validation_errors_never_echo_a_secret(client: httpx.AsyncClient, 
     assert "password" in response.text  # the field is still named
 
 
-async def test_audit_bounds_keep_their_offset(client: httpx.AsyncClient, admin: dict[str, Any]) -> None:
+async def test_audit_bounds_keep_their_offset(
+    client: httpx.AsyncClient, admin: dict[str, Any]
+) -> None:
     await client.post("/api/groups", json={"name": "g"}, headers=admin["headers"])
     today = datetime.now(UTC).date().isoformat()
 
     async def total(until: str) -> int:
         response = await client.get(
-            "/api/admin/audit-logs", params={"entity_type": "groups", "until": until}, headers=admin["headers"]
+            "/api/admin/audit-logs",
+            params={"entity_type": "groups", "until": until},
+            headers=admin["headers"],
         )
         return int(response.json()["total"])
 

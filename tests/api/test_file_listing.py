@@ -21,18 +21,26 @@ from streamweave.services import catalog
 FILES = 120
 
 
-async def _seed(app: Any, alice: dict[str, Any], bob: dict[str, Any], carol: dict[str, Any]) -> dict[str, Any]:
+async def _seed(
+    app: Any, alice: dict[str, Any], bob: dict[str, Any], carol: dict[str, Any]
+) -> dict[str, Any]:
     context = app.state.context
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
     async with context.sessionmaker() as session:
-        instruments = [Instrument(name=f"inst-{i}", completion_rule={"mode": "none"}) for i in range(2)]
+        instruments = [
+            Instrument(name=f"inst-{i}", completion_rule={"mode": "none"}) for i in range(2)
+        ]
         group = Group(name="microscopy")
         project = Project(name="cryo-em")
         session.add_all([*instruments, group, project])
         await session.flush()
         session.add(GroupMember(group_id=group.id, user_id=uuid.UUID(alice["id"])))
         session.add(ProjectMember(project_id=project.id, member_type="group", member_id=group.id))
-        session.add(ProjectMember(project_id=project.id, member_type="user", member_id=uuid.UUID(carol["id"])))
+        session.add(
+            ProjectMember(
+                project_id=project.id, member_type="user", member_id=uuid.UUID(carol["id"])
+            )
+        )
         rows = [
             {
                 "id": uuid.uuid4(),
@@ -53,10 +61,18 @@ async def _seed(app: Any, alice: dict[str, Any], bob: dict[str, Any], carol: dic
         await catalog.grant_files(session, "group", group.id, ids[10:40])
         await catalog.grant_files(session, "project", project.id, ids[100:110])
         await session.commit()
-    return {"ids": ids, "rows": rows, "group": group.id, "project": project.id, "instruments": instruments}
+    return {
+        "ids": ids,
+        "rows": rows,
+        "group": group.id,
+        "project": project.id,
+        "instruments": instruments,
+    }
 
 
-async def _all_pages(client: httpx.AsyncClient, headers: dict[str, str], query: str = "", limit: int = 7) -> tuple[list[str], int]:
+async def _all_pages(
+    client: httpx.AsyncClient, headers: dict[str, str], query: str = "", limit: int = 7
+) -> tuple[list[str], int]:
     seen: list[str] = []
     skip = 0
     while True:
@@ -76,8 +92,12 @@ async def carol(make_user: Any) -> dict[str, Any]:
 
 
 async def test_every_caller_sees_exactly_their_files_in_order(
-    app: Any, client: httpx.AsyncClient, admin: dict[str, Any], alice: dict[str, Any],
-    bob: dict[str, Any], carol: dict[str, Any],
+    app: Any,
+    client: httpx.AsyncClient,
+    admin: dict[str, Any],
+    alice: dict[str, Any],
+    bob: dict[str, Any],
+    carol: dict[str, Any],
 ) -> None:
     data = await _seed(app, alice, bob, carol)
     ids = [str(i) for i in data["ids"]]
@@ -90,8 +110,12 @@ async def test_every_caller_sees_exactly_their_files_in_order(
             headers=admin["headers"],
         )
         assert response.status_code == 201, response.text
-    grants = (await client.get(f"/api/files/{ids[95]}/access", headers=admin["headers"])).json()["items"]
-    response = await client.delete(f"/api/files/{ids[95]}/access/{grants[0]['id']}", headers=admin["headers"])
+    grants = (await client.get(f"/api/files/{ids[95]}/access", headers=admin["headers"])).json()[
+        "items"
+    ]
+    response = await client.delete(
+        f"/api/files/{ids[95]}/access/{grants[0]['id']}", headers=admin["headers"]
+    )
     assert response.status_code == 204
 
     group_files = set(range(10, 40)) | set(range(60, 90))
@@ -120,8 +144,12 @@ async def test_every_caller_sees_exactly_their_files_in_order(
 
 
 async def test_filters_agree_with_visibility(
-    app: Any, client: httpx.AsyncClient, admin: dict[str, Any], alice: dict[str, Any],
-    bob: dict[str, Any], carol: dict[str, Any],
+    app: Any,
+    client: httpx.AsyncClient,
+    admin: dict[str, Any],
+    alice: dict[str, Any],
+    bob: dict[str, Any],
+    carol: dict[str, Any],
 ) -> None:
     data = await _seed(app, alice, bob, carol)
     ids = [str(i) for i in data["ids"]]
@@ -131,7 +159,9 @@ async def test_filters_agree_with_visibility(
         f"&instrument_id={data['instruments'][1].id}": {i for i in range(FILES) if i % 2 == 1},
         "&metadata_key=sample&metadata_value=S2": {i for i in range(FILES) if i % 3 == 2},
         "&persistent_id=ark:/99999/fk4test00012": {12},
-        "&discovered_after=2026-01-01T01:00:00Z&discovered_before=2026-01-01T01:30:00Z": set(range(60, 90)),
+        "&discovered_after=2026-01-01T01:00:00Z&discovered_before=2026-01-01T01:30:00Z": set(
+            range(60, 90)
+        ),
     }
     for query, matching in cases.items():
         got, total = await _all_pages(client, admin["headers"], query)
@@ -142,8 +172,12 @@ async def test_filters_agree_with_visibility(
 
 
 async def test_deleted_group_grants_nothing(
-    app: Any, client: httpx.AsyncClient, admin: dict[str, Any], alice: dict[str, Any],
-    bob: dict[str, Any], carol: dict[str, Any],
+    app: Any,
+    client: httpx.AsyncClient,
+    admin: dict[str, Any],
+    alice: dict[str, Any],
+    bob: dict[str, Any],
+    carol: dict[str, Any],
 ) -> None:
     data = await _seed(app, alice, bob, carol)
     response = await client.delete(f"/api/groups/{data['group']}", headers=admin["headers"])
@@ -161,6 +195,8 @@ async def test_prefix_at_the_end_of_unicode(
     client: httpx.AsyncClient, admin: dict[str, Any], prefix: str
 ) -> None:
     # No string follows U+10FFFF, and the one after U+D7FF would be a surrogate.
-    response = await client.get("/api/files", params={"path_prefix": prefix}, headers=admin["headers"])
+    response = await client.get(
+        "/api/files", params={"path_prefix": prefix}, headers=admin["headers"]
+    )
     assert response.status_code == 200
     assert response.json()["total"] == 0

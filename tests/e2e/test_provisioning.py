@@ -22,9 +22,17 @@ import pytest
 
 STORAGE = {
     "posix": {"connection_config": {}, "base_path": "/srv/archive"},
-    "nfs": {"connection_config": {"host": "nas.lab", "export_path": "/export/data"}, "base_path": "/mnt/nas"},
+    "nfs": {
+        "connection_config": {"host": "nas.lab", "export_path": "/export/data"},
+        "base_path": "/mnt/nas",
+    },
     "cifs": {
-        "connection_config": {"host": "files.lab", "share": "archive", "username": "svc", "password": "smb-secret"},
+        "connection_config": {
+            "host": "files.lab",
+            "share": "archive",
+            "username": "svc",
+            "password": "smb-secret",
+        },
         "base_path": "streamweave",
     },
     "s3": {
@@ -37,10 +45,27 @@ STORAGE = {
         },
         "base_path": "raw",
     },
-    "sftp": {"connection_config": {"host": "sftp.lab", "username": "svc", "password": "sftp-secret"}, "base_path": "data"},
-    "webdav": {"connection_config": {"url": "https://dav.lab/remote.php/dav", "username": "svc", "password": "dav-secret"}, "base_path": "data"},
+    "sftp": {
+        "connection_config": {"host": "sftp.lab", "username": "svc", "password": "sftp-secret"},
+        "base_path": "data",
+    },
+    "webdav": {
+        "connection_config": {
+            "url": "https://dav.lab/remote.php/dav",
+            "username": "svc",
+            "password": "dav-secret",
+        },
+        "base_path": "data",
+    },
 }
-SECRETS = ["smb-secret", "s3-secret-value", "AKIAEXAMPLE", "sftp-secret", "dav-secret", "svc-password-1"]
+SECRETS = [
+    "smb-secret",
+    "s3-secret-value",
+    "AKIAEXAMPLE",
+    "sftp-secret",
+    "dav-secret",
+    "svc-password-1",
+]
 
 
 def _free_port() -> int:
@@ -75,7 +100,9 @@ def server(database_url: str, tmp_path: Path, clean_database: Any) -> Iterator[d
             except httpx.TransportError:
                 time.sleep(0.2)
             if process.poll() is not None:
-                pytest.fail(f"streamweave serve exited: {process.stdout.read() if process.stdout else ''}")
+                pytest.fail(
+                    f"streamweave serve exited: {process.stdout.read() if process.stdout else ''}"
+                )
         else:
             pytest.fail("streamweave serve did not become healthy within 60 s")
         email, password = (tmp_path / "data" / "initial-admin.txt").read_text().split()
@@ -89,7 +116,9 @@ def server(database_url: str, tmp_path: Path, clean_database: Any) -> Iterator[d
 
 
 def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
-    assert response.status_code == status, f"{response.request.method} {response.request.url}: {response.text}"
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
     return response.json() if response.content else {}
 
 
@@ -108,16 +137,32 @@ def test_v0_provisioning_flow(server: dict[str, Any]) -> None:
         ),
         200,
     )["access_token"]
-    http = httpx.Client(base_url=server["base"], headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    http = httpx.Client(
+        base_url=server["base"], headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
 
     accounts = [
-        _ok(http.post("/api/service-accounts", json={"name": f"svc-{i}", "domain": "LAB", "username": f"svc{i}", "password": f"svc-password-{i}"}))
+        _ok(
+            http.post(
+                "/api/service-accounts",
+                json={
+                    "name": f"svc-{i}",
+                    "domain": "LAB",
+                    "username": f"svc{i}",
+                    "password": f"svc-password-{i}",
+                },
+            )
+        )
         for i in (1, 2)
     ]
     assert all("password" not in account for account in accounts)
 
     storages = {
-        kind: _ok(http.post("/api/storage-locations", json={"name": f"{kind} archive", "type": kind, **spec}))
+        kind: _ok(
+            http.post(
+                "/api/storage-locations", json={"name": f"{kind} archive", "type": kind, **spec}
+            )
+        )
         for kind, spec in STORAGE.items()
     }
     assert storages["s3"]["connection_config"]["secret_access_key"] == "****"
@@ -142,7 +187,12 @@ def test_v0_provisioning_flow(server: dict[str, Any]) -> None:
     tem = _ok(
         http.post(
             "/api/instruments",
-            json={"name": "TEM", "cifs_host": "tem.lab", "cifs_share": "images", "service_account_id": accounts[1]["id"]},
+            json={
+                "name": "TEM",
+                "cifs_host": "tem.lab",
+                "cifs_share": "images",
+                "service_account_id": accounts[1]["id"],
+            },
         )
     )
     assert nmr["completion_rule"] == {"mode": "quiet_period", "seconds": 60}
@@ -151,7 +201,11 @@ def test_v0_provisioning_flow(server: dict[str, Any]) -> None:
         _ok(
             http.post(
                 "/api/schedules",
-                json={"instrument_id": nmr["id"], "default_storage_location_id": storages[kind]["id"], "cron_expression": cron},
+                json={
+                    "instrument_id": nmr["id"],
+                    "default_storage_location_id": storages[kind]["id"],
+                    "cron_expression": cron,
+                },
             )
         )
         for kind, cron in (("posix", "*/15 * * * *"), ("s3", "0 2 * * *"))
@@ -159,30 +213,86 @@ def test_v0_provisioning_flow(server: dict[str, Any]) -> None:
     assert schedules[0]["id"] != schedules[1]["id"]
 
     hooks = [
-        _ok(http.post("/api/hooks", json={"name": "skip temp files", "trigger": "pre_transfer", "implementation": "builtin",
-                                          "builtin_name": "file_filter", "config": {"exclude_patterns": ["*.tmp", "~*"]}, "priority": 10})),
-        _ok(http.post("/api/hooks", json={"name": "enrich", "trigger": "post_transfer", "implementation": "builtin",
-                                          "builtin_name": "metadata_enrichment", "instrument_id": nmr["id"]})),
-        _ok(http.post("/api/hooks", json={"name": "grant", "trigger": "post_transfer", "implementation": "builtin",
-                                          "builtin_name": "access_assignment", "priority": 200})),
+        _ok(
+            http.post(
+                "/api/hooks",
+                json={
+                    "name": "skip temp files",
+                    "trigger": "pre_transfer",
+                    "implementation": "builtin",
+                    "builtin_name": "file_filter",
+                    "config": {"exclude_patterns": ["*.tmp", "~*"]},
+                    "priority": 10,
+                },
+            )
+        ),
+        _ok(
+            http.post(
+                "/api/hooks",
+                json={
+                    "name": "enrich",
+                    "trigger": "post_transfer",
+                    "implementation": "builtin",
+                    "builtin_name": "metadata_enrichment",
+                    "instrument_id": nmr["id"],
+                },
+            )
+        ),
+        _ok(
+            http.post(
+                "/api/hooks",
+                json={
+                    "name": "grant",
+                    "trigger": "post_transfer",
+                    "implementation": "builtin",
+                    "builtin_name": "access_assignment",
+                    "priority": 200,
+                },
+            )
+        ),
     ]
     assert hooks[1]["config"] == {} and hooks[2]["config"] == {}
 
     users = [
-        _ok(http.post("/auth/register", json={"email": f"researcher{i}@lab.example.org", "password": f"researcher-pass-{i}"}))
+        _ok(
+            http.post(
+                "/auth/register",
+                json={
+                    "email": f"researcher{i}@lab.example.org",
+                    "password": f"researcher-pass-{i}",
+                },
+            )
+        )
         for i in (1, 2, 3)
     ]
     assert all(user["role"] == "user" for user in users)
 
-    group = _ok(http.post("/api/groups", json={"name": "NMR users", "description": "everyone on the NMR"}))
+    group = _ok(
+        http.post("/api/groups", json={"name": "NMR users", "description": "everyone on the NMR"})
+    )
     for user in users[:2]:
         member = _ok(http.post(f"/api/groups/{group['id']}/members", json={"user_id": user["id"]}))
         assert member["email"] == user["email"]
-    assert http.post(f"/api/groups/{group['id']}/members", json={"user_id": users[0]["id"]}).status_code == 409
+    assert (
+        http.post(
+            f"/api/groups/{group['id']}/members", json={"user_id": users[0]["id"]}
+        ).status_code
+        == 409
+    )
 
     project = _ok(http.post("/api/projects", json={"name": "Metabolomics 2026"}))
-    _ok(http.post(f"/api/projects/{project['id']}/members", json={"member_type": "group", "member_id": group["id"]}))
-    member = _ok(http.post(f"/api/projects/{project['id']}/members", json={"member_type": "user", "member_id": users[2]["id"]}))
+    _ok(
+        http.post(
+            f"/api/projects/{project['id']}/members",
+            json={"member_type": "group", "member_id": group["id"]},
+        )
+    )
+    member = _ok(
+        http.post(
+            f"/api/projects/{project['id']}/members",
+            json={"member_type": "user", "member_id": users[2]["id"]},
+        )
+    )
     assert member["email"] == users[2]["email"]
 
     # Everything reads back.

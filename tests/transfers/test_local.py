@@ -45,9 +45,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _final_files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.fixture(params=[NativeAdapter, RcloneAdapter], ids=["native", "streaming"])
@@ -55,7 +53,9 @@ def adapter(request: pytest.FixtureRequest) -> NativeAdapter | RcloneAdapter:
     return request.param()  # type: ignore[no-any-return]
 
 
-async def test_copies_every_kind_of_name_verified(tmp_path: Path, adapter: NativeAdapter | RcloneAdapter) -> None:
+async def test_copies_every_kind_of_name_verified(
+    tmp_path: Path, adapter: NativeAdapter | RcloneAdapter
+) -> None:
     source, destination = tmp_path / "src", tmp_path / "dst"
     contents = _tree(source)
     destination.mkdir()
@@ -94,7 +94,9 @@ async def test_corrupted_copy_is_never_kept(
     (tmp_path / "dst").mkdir()
     original = local.hash_file
 
-    def flip_a_byte_first(path: str | Path, algorithm: str, buffer: bytearray, size: int | None = None) -> str:
+    def flip_a_byte_first(
+        path: str | Path, algorithm: str, buffer: bytearray, size: int | None = None
+    ) -> str:
         data = bytearray(Path(path).read_bytes())
         data[100] ^= 0xFF
         Path(path).write_bytes(bytes(data))
@@ -106,7 +108,9 @@ async def test_corrupted_copy_is_never_kept(
         lambda self, path, algorithm: _corrupt_then_hash(self, path, algorithm),
     )
     src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
-    [result] = await adapter.copy_batch(src, dst, [CopyItem("data.bin", "data.bin")], algorithm="xxh3-128")
+    [result] = await adapter.copy_batch(
+        src, dst, [CopyItem("data.bin", "data.bin")], algorithm="xxh3-128"
+    )
     assert isinstance(result.error, ChecksumMismatch)
     assert not result.verified
     assert list((tmp_path / "dst").rglob("*")) == []  # neither final nor temporary file
@@ -122,7 +126,9 @@ async def _corrupt_then_hash(store: object, path: str, algorithm: str) -> str:
     return hasher.hexdigest()
 
 
-async def test_source_changed_since_listing(tmp_path: Path, adapter: NativeAdapter | RcloneAdapter) -> None:
+async def test_source_changed_since_listing(
+    tmp_path: Path, adapter: NativeAdapter | RcloneAdapter
+) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "growing.raw").write_bytes(b"x" * 2000)
     (tmp_path / "dst").mkdir()
@@ -144,7 +150,11 @@ async def test_missing_source_and_unwritable_destination(tmp_path: Path) -> None
     results = await adapter.copy_batch(
         src,
         dst,
-        [CopyItem("gone.txt", "gone.txt"), CopyItem("ok.txt", "ok.txt"), CopyItem("ok.txt", "locked/ok.txt")],
+        [
+            CopyItem("gone.txt", "gone.txt"),
+            CopyItem("ok.txt", "ok.txt"),
+            CopyItem("ok.txt", "locked/ok.txt"),
+        ],
         algorithm="xxh3-128",
     )
     assert isinstance(results[0].error, PathNotFound)
@@ -165,7 +175,9 @@ async def test_paths_cannot_escape_the_location(tmp_path: Path) -> None:
     (tmp_path / "secret.txt").write_text("outside")
     adapter = NativeAdapter()
     src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
-    [result] = await adapter.copy_batch(src, dst, [CopyItem("../secret.txt", "s.txt")], algorithm="md5")
+    [result] = await adapter.copy_batch(
+        src, dst, [CopyItem("../secret.txt", "s.txt")], algorithm="md5"
+    )
     assert isinstance(result.error, PermissionDenied)
 
 
@@ -187,10 +199,16 @@ async def test_large_batches_run_in_worker_processes_with_progress(tmp_path: Pat
     (source / "run3" / "f300.dat").unlink()  # listed below, gone before the copy
     adapter = NativeAdapter()
     src, dst = Location("local", str(source)), Location("posix", str(destination))
-    items = [CopyItem(f"run{i // 100}/f{i}.dat", f"run{i // 100}/f{i}.dat", 256) for i in range(1500)]
+    items = [
+        CopyItem(f"run{i // 100}/f{i}.dat", f"run{i // 100}/f{i}.dat", 256) for i in range(1500)
+    ]
     seen: list[int] = []
     results = await adapter.copy_batch(
-        src, dst, items, algorithm="xxh3-128", progress=lambda p: seen.append(p.files_done + p.files_failed)
+        src,
+        dst,
+        items,
+        algorithm="xxh3-128",
+        progress=lambda p: seen.append(p.files_done + p.files_failed),
     )
     assert [r.item for r in results] == items  # results in the order asked
     assert sum(r.verified for r in results) == 1499

@@ -85,7 +85,14 @@ class _EscapedJSONResponse(JSONResponse):
 
 
 _SECRET_FIELDS = frozenset(
-    {"password", "secret_access_key", "access_key_id", "private_key", "key_passphrase", "webhook_secret"}
+    {
+        "password",
+        "secret_access_key",
+        "access_key_id",
+        "private_key",
+        "key_passphrase",
+        "webhook_secret",
+    }
 )
 
 

@@ -28,7 +28,11 @@ def add_soft_delete_routes(
 
     @router.get("", response_model=Page[read_model], summary=f"List {noun}s")  # type: ignore[valid-type]
     async def list_items(
-        session: Session, admin: Admin, context: Context, paging: Paging, include_deleted: bool = False
+        session: Session,
+        admin: Admin,
+        context: Context,
+        paging: Paging,
+        include_deleted: bool = False,
     ) -> dict[str, Any]:
         page = await paginate(
             session, resources.listing(model, include_deleted), paging.skip, paging.limit
@@ -36,12 +40,16 @@ def add_soft_delete_routes(
         return {**page.__dict__, "items": [show(item, context) for item in page.items]}
 
     @router.get("/{item_id}", response_model=read_model, summary=f"Get a {noun}")
-    async def get_item(item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context) -> Any:
+    async def get_item(
+        item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context
+    ) -> Any:
         return show(await resources.get_or_404(session, model, item_id), context)
 
     @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT, summary=f"Delete a {noun}")
     async def delete_item(item_id: uuid.UUID, session: Session, admin: AdminItem) -> Response:
-        await resources.soft_delete(session, admin, await resources.get_or_404(session, model, item_id))
+        await resources.soft_delete(
+            session, admin, await resources.get_or_404(session, model, item_id)
+        )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @router.post("/{item_id}/restore", response_model=read_model, summary=f"Restore a {noun}")

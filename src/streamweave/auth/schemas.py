@@ -25,5 +25,3 @@ class UserCreate(schemas.BaseUserCreate):
         data: dict[str, Any] = super().create_update_dict()  # type: ignore[no-untyped-call]
         data.pop("role", None)
         return data
-
-

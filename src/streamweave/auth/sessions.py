@@ -71,7 +71,9 @@ class SessionTokens:
         if await session.get(RevokedToken, jti) is None:
             session.add(RevokedToken(jti=jti, expires_at=expires))
         # Expired entries are useless: the signature check already refuses those tokens.
-        await session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
+        await session.execute(
+            delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC))
+        )
 
 
 def hash_api_token(token: str) -> str:

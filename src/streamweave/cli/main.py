@@ -16,7 +16,9 @@ from streamweave.config import Settings, load_settings
 from streamweave.crypto import SecretBox, generate_key
 from streamweave.errors import ConfigurationError, StreamWeaveError
 
-app = typer.Typer(help="StreamWeave: verified, identified, audited lab data transfer.", no_args_is_help=True)
+app = typer.Typer(
+    help="StreamWeave: verified, identified, audited lab data transfer.", no_args_is_help=True
+)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage the keys that encrypt stored secrets.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -90,10 +92,13 @@ def serve(
     created = asyncio.run(_initial_admin(settings))
     if created:
         console.print(
-            f"[bold]First start:[/bold] log in as {created[0]} with password [bold]{created[1]}[/bold] "
+            f"[bold]First start:[/bold] log in as {created[0]} "
+            f"with password [bold]{created[1]}[/bold] "
             f"(also in {settings.data_dir / 'initial-admin.txt'})"
         )
-    console.print(f"StreamWeave on http://{host}:{port}  (API docs: /docs; data: {settings.data_dir})")
+    console.print(
+        f"StreamWeave on http://{host}:{port}  (API docs: /docs; data: {settings.data_dir})"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
@@ -204,8 +209,8 @@ def keys_rotate() -> None:
 
         keys = settings.fernet_keys
         key_file = settings.encryption_key_file
-        managed = not settings.production and key_file.exists() and (
-            key_file.read_text().split() == keys
+        managed = (
+            not settings.production and key_file.exists() and (key_file.read_text().split() == keys)
         )
         if managed:
             keys = [generate_key(), *keys]

@@ -78,7 +78,9 @@ LIVE = text("deleted_at IS NULL")
 
 def live_unique_name(table: str) -> Index:
     """Names are unique among rows that are not soft-deleted: a deleted row's name can be reused."""
-    return Index(f"uq_{table}_live_name", "name", unique=True, sqlite_where=LIVE, postgresql_where=LIVE)
+    return Index(
+        f"uq_{table}_live_name", "name", unique=True, sqlite_where=LIVE, postgresql_where=LIVE
+    )
 
 
 class GranteeMixin:

@@ -49,7 +49,9 @@ def set_counter(connection: Connection, name: str, value: int) -> None:
 
 
 def _grantee(grantee_type: str, grantee_id: uuid.UUID) -> Any:
-    return (FileAccessGrant.grantee_type == grantee_type) & (FileAccessGrant.grantee_id == grantee_id)
+    return (FileAccessGrant.grantee_type == grantee_type) & (
+        FileAccessGrant.grantee_id == grantee_id
+    )
 
 
 def renumber(connection: Connection, grantee_type: str, grantee_id: uuid.UUID) -> None:
@@ -94,7 +96,10 @@ def claim_positions(
 
 
 def place_grants(
-    connection: Connection, grantee_type: str, grantee_id: uuid.UUID, new: list[tuple[uuid.UUID, int]]
+    connection: Connection,
+    grantee_type: str,
+    grantee_id: uuid.UUID,
+    new: list[tuple[uuid.UUID, int]],
 ) -> None:
     """Give ordinals to grants ``(grant id, file seq)`` inserted with ``ordinal = 0``."""
     if not new:
@@ -106,7 +111,9 @@ def place_grants(
         return
     for offset, (grant_id, _seq) in enumerate(ordered):
         connection.execute(
-            update(FileAccessGrant).where(FileAccessGrant.id == grant_id).values(ordinal=first + offset)
+            update(FileAccessGrant)
+            .where(FileAccessGrant.id == grant_id)
+            .values(ordinal=first + offset)
         )
 
 

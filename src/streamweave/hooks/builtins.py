@@ -153,5 +153,6 @@ def get_builtin(name: str) -> BuiltinHook:
         return BUILTINS[name]
     except KeyError:
         raise InvalidInput(
-            f"builtin_name: unknown built-in hook {name!r}; available: {', '.join(sorted(BUILTINS))}"
+            f"builtin_name: unknown built-in hook {name!r}; "
+            f"available: {', '.join(sorted(BUILTINS))}"
         ) from None

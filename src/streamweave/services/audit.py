@@ -43,7 +43,9 @@ def _plain(value: Any, mask: bool) -> Any:
         return value.value
     if isinstance(value, dict):
         return {
-            str(k): MASK if mask and k in SECRET_COLUMNS and v not in (None, "") else _plain(v, mask)
+            str(k): MASK
+            if mask and k in SECRET_COLUMNS and v not in (None, "")
+            else _plain(v, mask)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set):

@@ -48,7 +48,9 @@ async def grant_files(
     candidates: list[tuple[uuid.UUID, int]] = []
     for chunk in _chunks(list(file_ids)):
         seqs = (
-            await session.execute(select(FileRecord.id, FileRecord.seq).where(FileRecord.id.in_(chunk)))
+            await session.execute(
+                select(FileRecord.id, FileRecord.seq).where(FileRecord.id.in_(chunk))
+            )
         ).tuples()
         granted = set(
             (
@@ -66,7 +68,9 @@ async def grant_files(
         return 0
     candidates.sort(key=lambda item: item[1])
     first = await session.run_sync(
-        lambda s: claim_positions(s.connection(), grantee_type, grantee_id, candidates[0][1], len(candidates))
+        lambda s: claim_positions(
+            s.connection(), grantee_type, grantee_id, candidates[0][1], len(candidates)
+        )
     )
     rows = [
         {

@@ -69,7 +69,9 @@ def file_query(who: Principals, filters: FileFilters) -> Select[tuple[FileRecord
     if filters.persistent_id:
         stmt = stmt.where(FileRecord.persistent_id == filters.persistent_id)
     if filters.metadata_key:
-        entries = select(FileMetadataEntry.file_id).where(FileMetadataEntry.key == filters.metadata_key)
+        entries = select(FileMetadataEntry.file_id).where(
+            FileMetadataEntry.key == filters.metadata_key
+        )
         if filters.metadata_value is not None:
             entries = entries.where(FileMetadataEntry.value == filters.metadata_value)
         stmt = stmt.where(FileRecord.id.in_(entries))
@@ -80,7 +82,9 @@ async def _counter(session: AsyncSession, name: str) -> int:
     return int(await session.scalar(select(Counter.value).where(Counter.name == name)) or 0)
 
 
-async def _sole_grant_list(session: AsyncSession, who: Principals) -> tuple[str, uuid.UUID, int] | None:
+async def _sole_grant_list(
+    session: AsyncSession, who: Principals
+) -> tuple[str, uuid.UUID, int] | None:
     """The grantee whose grant list is exactly what ``who`` sees, if there is one.
 
     True when the user owns no file and only one of their principals (themself, a
@@ -95,7 +99,9 @@ async def _sole_grant_list(session: AsyncSession, who: Principals) -> tuple[str,
         return None
     keys = {grants_counter(kind, id_): (kind, id_) for kind, id_ in who.pairs()}
     rows = (
-        await session.execute(select(Counter.name, Counter.value).where(Counter.name.in_(keys), Counter.value > 0))
+        await session.execute(
+            select(Counter.name, Counter.value).where(Counter.name.in_(keys), Counter.value > 0)
+        )
     ).all()
     if len(rows) != 1:
         return None
@@ -148,7 +154,9 @@ async def get_file(session: AsyncSession, who: Principals, file_id: uuid.UUID) -
     return record
 
 
-async def list_grants(session: AsyncSession, file_id: uuid.UUID, skip: int, limit: int) -> Page[Any]:
+async def list_grants(
+    session: AsyncSession, file_id: uuid.UUID, skip: int, limit: int
+) -> Page[Any]:
     stmt = (
         select(FileAccessGrant)
         .where(FileAccessGrant.file_id == file_id)
@@ -208,7 +216,9 @@ def transfer_query(who: Principals, file_id: uuid.UUID | None) -> Select[tuple[F
     return stmt.order_by(FileTransfer.created_at, FileTransfer.id)
 
 
-async def get_transfer(session: AsyncSession, who: Principals, transfer_id: uuid.UUID) -> FileTransfer:
+async def get_transfer(
+    session: AsyncSession, who: Principals, transfer_id: uuid.UUID
+) -> FileTransfer:
     transfer = await session.scalar(transfer_query(who, None).where(FileTransfer.id == transfer_id))
     if transfer is None:
         raise NotFound(f"transfer {transfer_id} not found")

@@ -32,12 +32,18 @@ async def create_service_account(
 
 
 async def update_service_account(
-    session: AsyncSession, box: SecretBox, actor: User, account: ServiceAccount, data: dict[str, Any]
+    session: AsyncSession,
+    box: SecretBox,
+    actor: User,
+    account: ServiceAccount,
+    data: dict[str, Any],
 ) -> ServiceAccount:
     # null for a column that cannot be empty means "unchanged", as for every other resource.
     data = {k: v for k, v in data.items() if v is not None or k == "domain"}
     if "name" in data:
-        await resources.ensure_unique_name(session, ServiceAccount, data["name"], exclude=account.id)
+        await resources.ensure_unique_name(
+            session, ServiceAccount, data["name"], exclude=account.id
+        )
     password = data.pop("password", None)
     if password is not None and password != "****":
         data["password_encrypted"] = box.encrypt(password)
@@ -66,7 +72,9 @@ async def _instrument_values(
 ) -> dict[str, Any]:
     values = dict(data)
     if values.get("service_account_id") is not None:
-        await resources.require_live(session, ServiceAccount, values["service_account_id"], "service_account_id")
+        await resources.require_live(
+            session, ServiceAccount, values["service_account_id"], "service_account_id"
+        )
     source_type = values.get("source_type") or (current.source_type if current else "cifs")
     values["source_type"] = source_type
     if "source_config" in values or current is None or "source_type" in data:
@@ -74,7 +82,9 @@ async def _instrument_values(
         if raw is None and current is not None and source_type == current.source_type:
             raw = masked(current.source_config, box.decrypt_json(current.source_secrets))
         stored = box.decrypt_json(current.source_secrets) if current else {}
-        plain, secrets = split_config(SOURCE_CONFIGS, source_type, raw, stored, field="source_config")
+        plain, secrets = split_config(
+            SOURCE_CONFIGS, source_type, raw, stored, field="source_config"
+        )
         values["source_config"] = plain
         values["source_secrets"] = box.encrypt_json(secrets)
     if "completion_rule" in values and values["completion_rule"] is None:
@@ -93,7 +103,11 @@ async def _instrument_values(
 
 
 async def create_instrument(
-    session: AsyncSession, box: SecretBox, actor: User, data: dict[str, Any], default_rule: dict[str, Any]
+    session: AsyncSession,
+    box: SecretBox,
+    actor: User,
+    data: dict[str, Any],
+    default_rule: dict[str, Any],
 ) -> Instrument:
     await resources.ensure_unique_name(session, Instrument, data["name"])
     values = await _instrument_values(session, box, data, None)
@@ -145,14 +159,22 @@ async def create_storage(
     session: AsyncSession, box: SecretBox, actor: User, data: dict[str, Any]
 ) -> StorageLocation:
     await resources.ensure_unique_name(session, StorageLocation, data["name"])
-    return await resources.create(session, actor, StorageLocation(**_storage_values(box, data, None)))
+    return await resources.create(
+        session, actor, StorageLocation(**_storage_values(box, data, None))
+    )
 
 
 async def update_storage(
-    session: AsyncSession, box: SecretBox, actor: User, storage: StorageLocation, data: dict[str, Any]
+    session: AsyncSession,
+    box: SecretBox,
+    actor: User,
+    storage: StorageLocation,
+    data: dict[str, Any],
 ) -> StorageLocation:
     if data.get("name"):
-        await resources.ensure_unique_name(session, StorageLocation, data["name"], exclude=storage.id)
+        await resources.ensure_unique_name(
+            session, StorageLocation, data["name"], exclude=storage.id
+        )
     return await resources.update(session, actor, storage, _storage_values(box, data, storage))
 
 
@@ -173,13 +195,20 @@ async def _schedule_values(session: AsyncSession, data: dict[str, Any]) -> dict[
         await resources.require_live(session, Instrument, values["instrument_id"], "instrument_id")
     if "default_storage_location_id" in values:
         await resources.require_live(
-            session, StorageLocation, values["default_storage_location_id"], "default_storage_location_id"
+            session,
+            StorageLocation,
+            values["default_storage_location_id"],
+            "default_storage_location_id",
         )
     return values
 
 
-async def create_schedule(session: AsyncSession, actor: User, data: dict[str, Any]) -> HarvestSchedule:
-    return await resources.create(session, actor, HarvestSchedule(**await _schedule_values(session, data)))
+async def create_schedule(
+    session: AsyncSession, actor: User, data: dict[str, Any]
+) -> HarvestSchedule:
+    return await resources.create(
+        session, actor, HarvestSchedule(**await _schedule_values(session, data))
+    )
 
 
 async def update_schedule(
@@ -194,7 +223,9 @@ async def update_schedule(
 async def _hook_values(
     session: AsyncSession, box: SecretBox, data: dict[str, Any], current: HookConfig | None
 ) -> dict[str, Any]:
-    values = {k: v for k, v in data.items() if v is not None or k in ("instrument_id", "description")}
+    values = {
+        k: v for k, v in data.items() if v is not None or k in ("instrument_id", "description")
+    }
     implementation = values.get("implementation") or (current.implementation if current else None)
     builtin_name = values.get("builtin_name", current.builtin_name if current else None)
     trigger = values.get("trigger", current.trigger if current else None)
@@ -203,7 +234,8 @@ async def _hook_values(
         builtin = get_builtin(builtin_name or "")
         if trigger != builtin.trigger:
             raise InvalidInput(
-                f"trigger: built-in hook {builtin.name!r} runs at {builtin.trigger!r}, not {trigger!r}"
+                f"trigger: built-in hook {builtin.name!r} runs at {builtin.trigger!r}, "
+                f"not {trigger!r}"
             )
         values["config"] = builtin.validate(config)
     elif "config" in values or current is None:
@@ -221,7 +253,9 @@ async def _hook_values(
     return values
 
 
-async def create_hook(session: AsyncSession, box: SecretBox, actor: User, data: dict[str, Any]) -> HookConfig:
+async def create_hook(
+    session: AsyncSession, box: SecretBox, actor: User, data: dict[str, Any]
+) -> HookConfig:
     values = await _hook_values(session, box, data, None)
     values.setdefault("priority", 100)
     values.setdefault("enabled", True)
@@ -231,4 +265,6 @@ async def create_hook(session: AsyncSession, box: SecretBox, actor: User, data: 
 async def update_hook(
     session: AsyncSession, box: SecretBox, actor: User, hook: HookConfig, data: dict[str, Any]
 ) -> HookConfig:
-    return await resources.update(session, actor, hook, await _hook_values(session, box, data, hook))
+    return await resources.update(
+        session, actor, hook, await _hook_values(session, box, data, hook)
+    )

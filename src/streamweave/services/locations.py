@@ -29,7 +29,9 @@ def storage_location(storage: StorageLocation, box: SecretBox) -> Location:
     return Location(storage.type, root, config, _decrypting(box, storage.secrets), storage.name)
 
 
-async def source_location(session: AsyncSession, instrument: Instrument, box: SecretBox) -> Location:
+async def source_location(
+    session: AsyncSession, instrument: Instrument, box: SecretBox
+) -> Location:
     if instrument.source_type == "cifs":
         account = (
             await session.get(ServiceAccount, instrument.service_account_id)
@@ -58,5 +60,9 @@ async def source_location(session: AsyncSession, instrument: Instrument, box: Se
     config = dict(instrument.source_config)
     root = str(config.pop("path", None) or config.pop("prefix", None) or "")
     return Location(
-        instrument.source_type, root, config, _decrypting(box, instrument.source_secrets), instrument.name
+        instrument.source_type,
+        root,
+        config,
+        _decrypting(box, instrument.source_secrets),
+        instrument.name,
     )

@@ -9,8 +9,8 @@ from fastapi_users import exceptions as fu_exceptions
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from streamweave.auth.schemas import UserCreate
 from streamweave.auth.manager import UserManager
+from streamweave.auth.schemas import UserCreate
 from streamweave.db.models import Group, GroupMember, Project, ProjectMember, User
 from streamweave.errors import Conflict, InvalidInput, NotFound
 from streamweave.services import audit, resources
@@ -29,7 +29,12 @@ def _sync_admin_flags(values: dict[str, Any]) -> dict[str, Any]:
 
 
 async def create_user(
-    session: AsyncSession, manager: UserManager, actor: User | None, data: UserCreate, *, trusted: bool
+    session: AsyncSession,
+    manager: UserManager,
+    actor: User | None,
+    data: UserCreate,
+    *,
+    trusted: bool,
 ) -> User:
     """Register a user. ``trusted`` (an admin or the CLI) may set the role and flags."""
     try:
@@ -40,7 +45,9 @@ async def create_user(
         raise InvalidInput(f"password: {exc.reason}") from None
     _sync_admin_flags_on(user, role=data.role if trusted else "user")
     await session.flush()
-    audit.record(session, actor or user, "users", user.id, "create", {"after": audit.snapshot(user)})
+    audit.record(
+        session, actor or user, "users", user.id, "create", {"after": audit.snapshot(user)}
+    )
     await resources.commit(session)
     return user
 
@@ -83,7 +90,9 @@ async def delete_user(session: AsyncSession, actor: User, user: User) -> None:
     await resources.soft_delete(session, actor, user)
 
 
-async def memberships(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[Group], list[Project]]:
+async def memberships(
+    session: AsyncSession, user_id: uuid.UUID
+) -> tuple[list[Group], list[Project]]:
     groups = list(
         (
             await session.scalars(
@@ -103,7 +112,10 @@ async def memberships(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[G
                 .where(
                     Project.deleted_at.is_(None),
                     ((ProjectMember.member_type == "user") & (ProjectMember.member_id == user_id))
-                    | ((ProjectMember.member_type == "group") & ProjectMember.member_id.in_(group_ids)),
+                    | (
+                        (ProjectMember.member_type == "group")
+                        & ProjectMember.member_id.in_(group_ids)
+                    ),
                 )
                 .order_by(Project.name, Project.id)
                 .distinct()
@@ -121,17 +133,23 @@ async def add_group_member(
         raise Conflict(f"{user.email} is already a member of group {group.name!r}")
     member = GroupMember(group_id=group.id, user_id=user_id)
     session.add(member)
-    audit.record(session, actor, "group_members", group.id, "add_member", {"after": {"user_id": user_id}})
+    audit.record(
+        session, actor, "group_members", group.id, "add_member", {"after": {"user_id": user_id}}
+    )
     await resources.commit(session)
     return member, user
 
 
-async def remove_group_member(session: AsyncSession, actor: User, group: Group, user_id: uuid.UUID) -> None:
+async def remove_group_member(
+    session: AsyncSession, actor: User, group: Group, user_id: uuid.UUID
+) -> None:
     member = await session.get(GroupMember, (group.id, user_id))
     if member is None:
         raise NotFound(f"user {user_id} is not a member of group {group.name!r}")
     await session.delete(member)
-    audit.record(session, actor, "group_members", group.id, "remove_member", {"before": {"user_id": user_id}})
+    audit.record(
+        session, actor, "group_members", group.id, "remove_member", {"before": {"user_id": user_id}}
+    )
     await resources.commit(session)
 
 
@@ -168,7 +186,14 @@ async def add_project_member(
     member = ProjectMember(project_id=project.id, member_type=member_type, member_id=member_id)
     session.add(member)
     await session.flush()
-    audit.record(session, actor, "project_members", project.id, "add_member", {"after": audit.snapshot(member)})
+    audit.record(
+        session,
+        actor,
+        "project_members",
+        project.id,
+        "add_member",
+        {"after": audit.snapshot(member)},
+    )
     await resources.commit(session)
     return member
 

@@ -48,9 +48,9 @@ def listing(model: type[M], include_deleted: bool) -> Select[tuple[M]]:
 async def ensure_unique_name(
     session: AsyncSession, model: type[Base], name: str, exclude: uuid.UUID | None = None
 ) -> None:
-    stmt = select(model.id).where(  # type: ignore[attr-defined]
-        model.name == name, model.deleted_at.is_(None)  # type: ignore[attr-defined]
-    )
+    # Called only with tables that have a name and soft delete (see the callers).
+    live = model.deleted_at.is_(None)  # type: ignore[attr-defined]
+    stmt = select(model.id).where(model.name == name, live)  # type: ignore[attr-defined]
     if exclude is not None:
         stmt = stmt.where(model.id != exclude)  # type: ignore[attr-defined]
     if await session.scalar(stmt.limit(1)) is not None:
@@ -72,7 +72,11 @@ async def create(session: AsyncSession, actor: User | None, obj: M) -> M:
     session.add(obj)
     await session.flush()
     audit.record(
-        session, actor, str(obj.__tablename__), getattr(obj, "id", None), "create",
+        session,
+        actor,
+        str(obj.__tablename__),
+        getattr(obj, "id", None),
+        "create",
         {"after": audit.snapshot(obj)},
     )
     await commit(session)
@@ -86,7 +90,9 @@ async def update(session: AsyncSession, actor: User | None, obj: M, values: dict
     await session.flush()
     changes = audit.diff(before, audit.snapshot(obj))
     if changes["after"]:
-        audit.record(session, actor, str(obj.__tablename__), getattr(obj, "id", None), "update", changes)
+        audit.record(
+            session, actor, str(obj.__tablename__), getattr(obj, "id", None), "update", changes
+        )
     await commit(session)
     return obj
 

@@ -27,6 +27,8 @@ async def ensure_initial_admin(session: AsyncSession, settings: Settings) -> tup
         return None
     password = secrets.token_urlsafe(12)
     data = UserCreate(email=INITIAL_ADMIN_EMAIL, password=password, role="admin")
-    await people.create_user(session, UserManager(UserStore(session), settings), None, data, trusted=True)
+    await people.create_user(
+        session, UserManager(UserStore(session), settings), None, data, trusted=True
+    )
     write_private(settings.data_dir / "initial-admin.txt", f"{INITIAL_ADMIN_EMAIL}\n{password}\n")
     return INITIAL_ADMIN_EMAIL, password

@@ -49,8 +49,10 @@ DEFAULT_START_TIMEOUT_SECONDS = 30.0
 _PORT_ATTEMPTS = 3
 _PROBE_TIMEOUT_SECONDS = 10.0
 # Instrument shares change while instruments write: a cached listing would hide new
-# files from a harvest (rclone's default is 5 minutes).
-_DIR_CACHE_TIME = "0s"
+# files from a harvest (rclone's default is 5 minutes). Not "0s": with zero, rclone's
+# VFS cache cleaner spins (a full core, millions of "forgetting directory cache"), and
+# S3 writes through `rclone serve s3` then take tens of seconds each.
+_DIR_CACHE_TIME = "1ms"
 
 S = TypeVar("S", bound=LabServer)
 

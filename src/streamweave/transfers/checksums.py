@@ -25,4 +25,6 @@ def new_hasher(algorithm: str) -> Hasher:
         return hashlib.sha256()
     if algorithm == "md5":
         return hashlib.md5(usedforsecurity=False)
-    raise ValueError(f"unknown checksum algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
+    raise ValueError(
+        f"unknown checksum algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}"
+    )

@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from streamweave.crypto import MASK
 from streamweave.errors import InvalidInput
 
-SECRET_FIELDS = frozenset({"password", "access_key_id", "secret_access_key", "private_key", "key_passphrase"})
+SECRET_FIELDS = frozenset(
+    {"password", "access_key_id", "secret_access_key", "private_key", "key_passphrase"}
+)
 
 
 class _Config(BaseModel):
@@ -144,7 +146,9 @@ def split_config(
     for key, value in list(values.items()):
         if key in SECRET_FIELDS and value == MASK:
             if key not in stored_secrets:
-                raise InvalidInput(f"{field}.{key}: '****' keeps a stored secret, but none is stored")
+                raise InvalidInput(
+                    f"{field}.{key}: '****' keeps a stored secret, but none is stored"
+                )
             values[key] = stored_secrets[key]
     try:
         parsed = model.model_validate(values)

@@ -57,7 +57,12 @@ def join(root: str, relative: str, location: Location) -> str:
     relative = relative.lstrip("/")
     if not relative:
         return root
-    if relative == ".." or relative.startswith("../") or "/../" in relative or relative.endswith("/.."):
+    if (
+        relative == ".."
+        or relative.startswith("../")
+        or "/../" in relative
+        or relative.endswith("/..")
+    ):
         raise PermissionDenied(f"{relative!r} points outside {location.describe()}")
     return f"{root}/{relative}"
 
@@ -172,7 +177,9 @@ class _Pending:
         self.result, self.target, self.temp = result, target, temp
 
 
-def _write_hashing(source: str, temp: str, algorithm: str, buffer: bytearray) -> tuple[int, str, os.stat_result]:
+def _write_hashing(
+    source: str, temp: str, algorithm: str, buffer: bytearray
+) -> tuple[int, str, os.stat_result]:
     hasher = new_hasher(algorithm)
     view = memoryview(buffer)
     total = 0
@@ -200,7 +207,10 @@ def _write_hashing(source: str, temp: str, algorithm: str, buffer: bytearray) ->
         after = os.fstat(reader)
     finally:
         os.close(reader)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns) or total != after.st_size:
+    if (after.st_size, after.st_mtime_ns) != (
+        before.st_size,
+        before.st_mtime_ns,
+    ) or total != after.st_size:
         raise SourceChanged(f"{source} changed while it was being copied")
     return total, hasher.hexdigest(), after
 
@@ -237,7 +247,9 @@ def copy_files(
                     os.makedirs(parent, exist_ok=True)
                     made.add(parent)
                 temp = f"{parent}/.{name}{TEMP_MARK}{batch_token}{number:x}"
-                result.bytes, result.source_checksum, info = _write_hashing(src, temp, algorithm, buffer)
+                result.bytes, result.source_checksum, info = _write_hashing(
+                    src, temp, algorithm, buffer
+                )
                 if item.size is not None and item.size != result.bytes:
                     raise SourceChanged(
                         f"{item.source} is {result.bytes} bytes now, {item.size} when listed"
@@ -261,11 +273,14 @@ def copy_files(
                 if result.dest_checksum != result.source_checksum:
                     raise ChecksumMismatch(
                         f"{result.item.destination}: {algorithm} of the copy "
-                        f"({result.dest_checksum}) differs from the source ({result.source_checksum})"
+                        f"({result.dest_checksum}) differs from the source "
+                        f"({result.source_checksum})"
                     )
                 os.replace(entry.temp, entry.target)
             except (OSError, TransferError) as exc:
-                result.error = map_os_error(exc, result.item.destination) if isinstance(exc, OSError) else exc
+                result.error = (
+                    map_os_error(exc, result.item.destination) if isinstance(exc, OSError) else exc
+                )
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(entry.temp)
             result.finished_at = datetime.now(UTC)

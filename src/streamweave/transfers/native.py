@@ -18,10 +18,16 @@ from functools import cache
 from typing import ClassVar
 
 from streamweave.transfers import local
-from streamweave.transfers.base import CopyItem, CopyResult, Entry, Location, Progress, ProgressCallback
+from streamweave.transfers.base import (
+    CopyItem,
+    CopyResult,
+    Entry,
+    Location,
+    Progress,
+    ProgressCallback,
+)
 from streamweave.transfers.errors import LocationNotFound, PermissionDenied
 from streamweave.transfers.streaming import LOCAL_KINDS
-
 
 PROCESS_THRESHOLD = 1000
 CHUNK_FILES = 1000
@@ -76,10 +82,13 @@ class NativeAdapter:
                 progress(state)
 
         if len(items) < PROCESS_THRESHOLD or _workers() < 2:
+
             def on_done(result: CopyResult) -> None:
                 loop.call_soon_threadsafe(report, result)
 
-            return await asyncio.to_thread(local.copy_files, source, destination, items, algorithm, on_done)
+            return await asyncio.to_thread(
+                local.copy_files, source, destination, items, algorithm, on_done
+            )
 
         async def run_chunk(chunk: Sequence[CopyItem]) -> list[CopyResult]:
             done = await loop.run_in_executor(
@@ -96,14 +105,18 @@ class NativeAdapter:
     async def checksum(self, location: Location, path: str, algorithm: str) -> str:
         buffer = bytearray(local.BUFFER_BYTES)
         try:
-            return await asyncio.to_thread(local.hash_file, local.resolve(location, path), algorithm, buffer)
+            return await asyncio.to_thread(
+                local.hash_file, local.resolve(location, path), algorithm, buffer
+            )
         except OSError as exc:
             raise local.map_os_error(exc, path) from None
 
     async def test(self, location: Location) -> str:
         root = local.resolve(location, "")
         if not root.exists():
-            raise LocationNotFound(f"{location.describe()}: {root} does not exist; create it or fix the path")
+            raise LocationNotFound(
+                f"{location.describe()}: {root} does not exist; create it or fix the path"
+            )
         if not root.is_dir():
             raise LocationNotFound(f"{location.describe()}: {root} is not a directory")
         probe = local.temp_name(root / "probe")
@@ -111,7 +124,9 @@ class NativeAdapter:
             probe.touch(exist_ok=False)
             probe.unlink()
         except OSError as exc:
-            raise PermissionDenied(f"{location.describe()}: cannot write in {root} ({exc.strerror})") from None
+            raise PermissionDenied(
+                f"{location.describe()}: cannot write in {root} ({exc.strerror})"
+            ) from None
         return f"{root} is a writable directory"
 
     async def delete(self, location: Location, path: str) -> None:

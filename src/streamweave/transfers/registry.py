@@ -27,14 +27,19 @@ def get_adapter(name: str) -> Adapter:
         return adapters()[name]
     except KeyError:
         raise TransferError(
-            f"no transfer adapter named {name!r} is installed; available: {', '.join(sorted(adapters()))}"
+            f"no transfer adapter named {name!r} is installed; "
+            f"available: {', '.join(sorted(adapters()))}"
         ) from None
 
 
 def adapter_for(source: Location, destination: Location, preferred: str | None = None) -> Adapter:
     """The adapter asked for, else the fastest built-in for the pair (bench/transfers.py):
     native between local paths, rclone whenever a remote is involved."""
-    if preferred and preferred in adapters() and adapters()[preferred].supports(source, destination):
+    if (
+        preferred
+        and preferred in adapters()
+        and adapters()[preferred].supports(source, destination)
+    ):
         return adapters()[preferred]
     for name in ("native", "rclone"):
         if adapters()[name].supports(source, destination):

@@ -74,7 +74,9 @@ def _mine(user_id: uuid.UUID) -> Any:
 
 
 @router.get("/api/notifications", response_model=Page[NotificationRead], tags=["notifications"])
-async def list_notifications(session: Session, user: CurrentUser, paging: Paging, unread_only: bool = False) -> Any:
+async def list_notifications(
+    session: Session, user: CurrentUser, paging: Paging, unread_only: bool = False
+) -> Any:
     stmt = select(Notification).where(_mine(user.id))
     if unread_only:
         stmt = stmt.where(Notification.read.is_(False))
@@ -85,19 +87,25 @@ async def list_notifications(session: Session, user: CurrentUser, paging: Paging
 @router.get("/api/notifications/unread-count", response_model=UnreadCount, tags=["notifications"])
 async def unread_count(session: Session, user: CurrentUser) -> UnreadCount:
     count = await session.scalar(
-        select(func.count()).select_from(Notification).where(_mine(user.id), Notification.read.is_(False))
+        select(func.count())
+        .select_from(Notification)
+        .where(_mine(user.id), Notification.read.is_(False))
     )
     return UnreadCount(count=int(count or 0))
 
 
-async def _own_notification(session: Session, user: CurrentUser, notification_id: uuid.UUID) -> Notification:
+async def _own_notification(
+    session: Session, user: CurrentUser, notification_id: uuid.UUID
+) -> Notification:
     notification = await session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
         raise NotFound(f"notification {notification_id} not found")
     return notification
 
 
-@router.post("/api/notifications/read-all", status_code=status.HTTP_204_NO_CONTENT, tags=["notifications"])
+@router.post(
+    "/api/notifications/read-all", status_code=status.HTTP_204_NO_CONTENT, tags=["notifications"]
+)
 async def read_all(session: Session, user: CurrentUser) -> Response:
     await session.execute(
         update(Notification).where(_mine(user.id), Notification.read.is_(False)).values(read=True)
@@ -106,7 +114,11 @@ async def read_all(session: Session, user: CurrentUser) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/api/notifications/{notification_id}/read", response_model=NotificationRead, tags=["notifications"])
+@router.post(
+    "/api/notifications/{notification_id}/read",
+    response_model=NotificationRead,
+    tags=["notifications"],
+)
 async def mark_read(notification_id: uuid.UUID, session: Session, user: CurrentUser) -> Any:
     notification = await _own_notification(session, user, notification_id)
     notification.read = True
@@ -115,7 +127,9 @@ async def mark_read(notification_id: uuid.UUID, session: Session, user: CurrentU
 
 
 @router.post(
-    "/api/notifications/{notification_id}/dismiss", response_model=NotificationRead, tags=["notifications"]
+    "/api/notifications/{notification_id}/dismiss",
+    response_model=NotificationRead,
+    tags=["notifications"],
 )
 async def dismiss(notification_id: uuid.UUID, session: Session, user: CurrentUser) -> Any:
     notification = await _own_notification(session, user, notification_id)
@@ -135,11 +149,19 @@ async def dismiss(notification_id: uuid.UUID, session: Session, user: CurrentUse
     tags=["instrument requests"],
 )
 async def create_request(data: InstrumentRequestCreate, session: Session, user: CurrentUser) -> Any:
-    return await resources.create(session, user, InstrumentRequest(requester_id=user.id, **data.model_dump()))
+    return await resources.create(
+        session, user, InstrumentRequest(requester_id=user.id, **data.model_dump())
+    )
 
 
-@router.get("/api/instrument-requests", response_model=Page[InstrumentRequestRead], tags=["instrument requests"])
-async def list_requests(session: Session, user: CurrentUser, paging: Paging, status_filter: str | None = None) -> Any:
+@router.get(
+    "/api/instrument-requests",
+    response_model=Page[InstrumentRequestRead],
+    tags=["instrument requests"],
+)
+async def list_requests(
+    session: Session, user: CurrentUser, paging: Paging, status_filter: str | None = None
+) -> Any:
     stmt = select(InstrumentRequest)
     if not user.is_admin:
         stmt = stmt.where(InstrumentRequest.requester_id == user.id)
@@ -156,12 +178,20 @@ async def _request(session: Session, user: CurrentUser, request_id: uuid.UUID) -
     return request
 
 
-@router.get("/api/instrument-requests/{request_id}", response_model=InstrumentRequestRead, tags=["instrument requests"])
+@router.get(
+    "/api/instrument-requests/{request_id}",
+    response_model=InstrumentRequestRead,
+    tags=["instrument requests"],
+)
 async def get_request(request_id: uuid.UUID, session: Session, user: CurrentUser) -> Any:
     return await _request(session, user, request_id)
 
 
-@router.patch("/api/instrument-requests/{request_id}", response_model=InstrumentRequestRead, tags=["instrument requests"])
+@router.patch(
+    "/api/instrument-requests/{request_id}",
+    response_model=InstrumentRequestRead,
+    tags=["instrument requests"],
+)
 async def review_request(
     request_id: uuid.UUID, data: InstrumentRequestReview, session: Session, user: CurrentUser
 ) -> Any:

@@ -37,7 +37,11 @@ def _client_address(request: Request) -> str:
 
 
 async def _login(
-    request: Request, form: OAuth2PasswordRequestForm, manager: Manager, session: Session, context: Context
+    request: Request,
+    form: OAuth2PasswordRequestForm,
+    manager: Manager,
+    session: Session,
+    context: Context,
 ) -> User:
     throttle = context.throttle
     address = _client_address(request)
@@ -52,7 +56,11 @@ async def _login(
     if user is None:
         throttle.failed(form.username, address)
         audit.record(
-            session, None, "auth", None, "login_failed",
+            session,
+            None,
+            "auth",
+            None,
+            "login_failed",
             {"email": form.username, "address": address},
         )
         await session.commit()
@@ -91,9 +99,7 @@ async def cookie_login(
     return response
 
 
-async def _logout(
-    session: Session, context: Context, token: str | None, user: User | None
-) -> None:
+async def _logout(session: Session, context: Context, token: str | None, user: User | None) -> None:
     if user is None or token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated")
     await context.sessions.revoke(session, token)
@@ -134,7 +140,9 @@ async def register(
 ) -> User:
     trusted = caller is not None and caller.is_admin
     if not trusted and not context.settings.registration_enabled:
-        raise Forbidden("Self-registration is disabled; ask an administrator to create your account")
+        raise Forbidden(
+            "Self-registration is disabled; ask an administrator to create your account"
+        )
     return await people.create_user(session, manager, caller, data, trusted=trusted)
 
 
@@ -161,11 +169,16 @@ async def reset_password(
 ) -> None:
     try:
         user = await manager.reset_password(token, password, request)
-    except (fu_exceptions.InvalidResetPasswordToken, fu_exceptions.UserNotExists, fu_exceptions.UserInactive):
+    except (
+        fu_exceptions.InvalidResetPasswordToken,
+        fu_exceptions.UserNotExists,
+        fu_exceptions.UserInactive,
+    ):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "RESET_PASSWORD_BAD_TOKEN") from None
     except fu_exceptions.InvalidPasswordException as exc:
         raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, {"code": "RESET_PASSWORD_INVALID_PASSWORD", "reason": exc.reason}
+            status.HTTP_400_BAD_REQUEST,
+            {"code": "RESET_PASSWORD_INVALID_PASSWORD", "reason": exc.reason},
         ) from None
     user.token_generation += 1
     audit.record(session, user, "users", user.id, "password_reset", None)
@@ -180,7 +193,11 @@ async def request_verify_token(
         user = await manager.get_by_email(email)
         if user.deleted_at is None:
             await manager.request_verify(user, request)
-    except (fu_exceptions.UserNotExists, fu_exceptions.UserInactive, fu_exceptions.UserAlreadyVerified):
+    except (
+        fu_exceptions.UserNotExists,
+        fu_exceptions.UserInactive,
+        fu_exceptions.UserAlreadyVerified,
+    ):
         pass
 
 

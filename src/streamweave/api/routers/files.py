@@ -54,7 +54,11 @@ async def list_file_access(
     return await files.list_grants(session, file_id, paging.skip, paging.limit)
 
 
-@router.post("/api/files/{file_id}/access", response_model=FileAccessRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/files/{file_id}/access",
+    response_model=FileAccessRead,
+    status_code=status.HTTP_201_CREATED,
+)
 async def grant_file_access(
     file_id: uuid.UUID, data: FileAccessCreate, session: Session, admin: AdminItem, who: Who
 ) -> Any:
@@ -72,7 +76,9 @@ async def revoke_file_access(
 
 
 @router.get("/api/transfers", response_model=Page[TransferRead], tags=["transfers"])
-async def list_transfers(session: Session, who: Who, paging: Paging, file_id: uuid.UUID | None = None) -> Any:
+async def list_transfers(
+    session: Session, who: Who, paging: Paging, file_id: uuid.UUID | None = None
+) -> Any:
     return await paginate(session, files.transfer_query(who, file_id), paging.skip, paging.limit)
 
 

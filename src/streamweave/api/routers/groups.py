@@ -37,7 +37,9 @@ def _named_resource_router(prefix: str, tag: str, model: type[Group] | type[Proj
         return await resources.create(session, admin, model(**data.model_dump()))
 
     @router.patch("/{item_id}", response_model=GroupRead)
-    async def update(item_id: uuid.UUID, data: GroupUpdate, session: Session, admin: AdminItem) -> Any:
+    async def update(
+        item_id: uuid.UUID, data: GroupUpdate, session: Session, admin: AdminItem
+    ) -> Any:
         obj: Base = await resources.get_or_404(session, model, item_id)
         values = data.model_dump(exclude_none=True)
         if "name" in values:
@@ -52,7 +54,9 @@ projects_router = _named_resource_router("/api/projects", "projects", Project)
 
 
 @groups_router.get("/{group_id}/members", response_model=Page[GroupMemberRead])
-async def list_group_members(group_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging) -> Any:
+async def list_group_members(
+    group_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
+) -> Any:
     await resources.get_or_404(session, Group, group_id)
     stmt = (
         select(GroupMember.group_id, GroupMember.user_id, User.email)
@@ -65,7 +69,9 @@ async def list_group_members(group_id: uuid.UUID, session: Session, admin: Admin
     return page
 
 
-@groups_router.post("/{group_id}/members", response_model=GroupMemberRead, status_code=status.HTTP_201_CREATED)
+@groups_router.post(
+    "/{group_id}/members", response_model=GroupMemberRead, status_code=status.HTTP_201_CREATED
+)
 async def add_group_member(
     group_id: uuid.UUID, data: GroupMemberCreate, session: Session, admin: AdminItem
 ) -> Any:
@@ -105,7 +111,9 @@ async def add_project_member(
     project_id: uuid.UUID, data: ProjectMemberCreate, session: Session, admin: AdminItem
 ) -> Any:
     project = await resources.get_or_404(session, Project, project_id, live=True)
-    member = await people.add_project_member(session, admin, project, data.member_type, data.member_id)
+    member = await people.add_project_member(
+        session, admin, project, data.member_type, data.member_id
+    )
     return await people.describe_project_member(session, member)
 
 

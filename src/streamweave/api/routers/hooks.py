@@ -34,7 +34,9 @@ add_soft_delete_routes(router, HookConfig, HookRead, present)
 
 @router.post("", response_model=HookRead, status_code=status.HTTP_201_CREATED)
 async def create(data: HookCreate, session: Session, admin: Admin, context: Context) -> Any:
-    hook = await lab.create_hook(session, context.secrets, admin, data.model_dump(exclude_none=True))
+    hook = await lab.create_hook(
+        session, context.secrets, admin, data.model_dump(exclude_none=True)
+    )
     return present(hook, context)
 
 

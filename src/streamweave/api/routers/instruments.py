@@ -26,9 +26,9 @@ from streamweave.errors import Conflict, NotFound
 from streamweave.services import audit, files, lab, resources
 from streamweave.services.access import instrument_visible
 from streamweave.services.locations import source_location
+from streamweave.services.pagination import paginate
 from streamweave.transfers.errors import TransferError
 from streamweave.transfers.registry import adapter_for_location
-from streamweave.services.pagination import paginate
 
 router = APIRouter(prefix="/api/instruments", tags=["instruments"])
 
@@ -43,7 +43,11 @@ def present(instrument: Instrument, context: AppContext, admin: bool) -> Instrum
 
 @router.get("", response_model=Page[InstrumentRead | InstrumentPublicRead])
 async def list_instruments(
-    session: Session, user: CurrentUser, who: Who, context: Context, paging: Paging,
+    session: Session,
+    user: CurrentUser,
+    who: Who,
+    context: Context,
+    paging: Paging,
     include_deleted: bool = False,
 ) -> Any:
     stmt = resources.listing(Instrument, include_deleted and user.is_admin)
@@ -54,9 +58,13 @@ async def list_instruments(
 
 
 @router.post("", response_model=InstrumentRead, status_code=status.HTTP_201_CREATED)
-async def create_instrument(data: InstrumentCreate, session: Session, admin: Admin, context: Context) -> Any:
+async def create_instrument(
+    data: InstrumentCreate, session: Session, admin: Admin, context: Context
+) -> Any:
     values = data.model_dump(exclude_none=True)
-    instrument = await lab.create_instrument(session, context.secrets, admin, values, DEFAULT_COMPLETION_RULE)
+    instrument = await lab.create_instrument(
+        session, context.secrets, admin, values, DEFAULT_COMPLETION_RULE
+    )
     return present(instrument, context, True)
 
 
@@ -78,7 +86,11 @@ async def get_instrument(
 
 @router.patch("/{instrument_id}", response_model=InstrumentRead)
 async def update_instrument(
-    instrument_id: uuid.UUID, data: InstrumentUpdate, session: Session, admin: AdminItem, context: Context
+    instrument_id: uuid.UUID,
+    data: InstrumentUpdate,
+    session: Session,
+    admin: AdminItem,
+    context: Context,
 ) -> Any:
     instrument = await resources.get_or_404(session, Instrument, instrument_id)
     values = data.model_dump(exclude_unset=True)
@@ -87,8 +99,12 @@ async def update_instrument(
 
 
 @router.delete("/{instrument_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_instrument(instrument_id: uuid.UUID, session: Session, admin: AdminItem) -> Response:
-    await resources.soft_delete(session, admin, await resources.get_or_404(session, Instrument, instrument_id))
+async def delete_instrument(
+    instrument_id: uuid.UUID, session: Session, admin: AdminItem
+) -> Response:
+    await resources.soft_delete(
+        session, admin, await resources.get_or_404(session, Instrument, instrument_id)
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -142,7 +158,9 @@ async def test_connection(
 
 
 @router.get("/{instrument_id}/access", response_model=Page[InstrumentAccessRead])
-async def list_access(instrument_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging) -> Any:
+async def list_access(
+    instrument_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
+) -> Any:
     await resources.get_or_404(session, Instrument, instrument_id)
     stmt = (
         select(InstrumentAccess)
@@ -152,7 +170,11 @@ async def list_access(instrument_id: uuid.UUID, session: Session, admin: AdminIt
     return await paginate(session, stmt, paging.skip, paging.limit)
 
 
-@router.post("/{instrument_id}/access", response_model=InstrumentAccessRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{instrument_id}/access",
+    response_model=InstrumentAccessRead,
+    status_code=status.HTTP_201_CREATED,
+)
 async def grant_access(
     instrument_id: uuid.UUID, data: AccessGrantCreate, session: Session, admin: AdminItem
 ) -> Any:
@@ -166,7 +188,9 @@ async def grant_access(
         )
     )
     if exists is not None:
-        raise Conflict(f"this {data.grantee_type} already has access to instrument {instrument.name!r}")
+        raise Conflict(
+            f"this {data.grantee_type} already has access to instrument {instrument.name!r}"
+        )
     grant = InstrumentAccess(instrument_id=instrument.id, **data.model_dump())
     return await resources.create(session, admin, grant)
 

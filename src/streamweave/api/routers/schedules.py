@@ -23,7 +23,9 @@ async def create(data: ScheduleCreate, session: Session, admin: Admin) -> Any:
 
 
 @router.patch("/{item_id}", response_model=ScheduleRead)
-async def update(item_id: uuid.UUID, data: ScheduleUpdate, session: Session, admin: AdminItem) -> Any:
+async def update(
+    item_id: uuid.UUID, data: ScheduleUpdate, session: Session, admin: AdminItem
+) -> Any:
     schedule = await resources.get_or_404(session, HarvestSchedule, item_id)
     return await lab.update_schedule(session, admin, schedule, data.model_dump(exclude_unset=True))
 

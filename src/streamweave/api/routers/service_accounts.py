@@ -9,7 +9,11 @@ from fastapi import APIRouter, HTTPException, status
 
 from streamweave.api.crud import add_soft_delete_routes
 from streamweave.api.deps import Admin, AdminItem, Context, Session
-from streamweave.api.schemas.lab import ServiceAccountCreate, ServiceAccountRead, ServiceAccountUpdate
+from streamweave.api.schemas.lab import (
+    ServiceAccountCreate,
+    ServiceAccountRead,
+    ServiceAccountUpdate,
+)
 from streamweave.db.models import ServiceAccount
 from streamweave.services import audit, lab, resources
 
@@ -18,13 +22,19 @@ add_soft_delete_routes(router, ServiceAccount, ServiceAccountRead)
 
 
 @router.post("", response_model=ServiceAccountRead, status_code=status.HTTP_201_CREATED)
-async def create(data: ServiceAccountCreate, session: Session, admin: Admin, context: Context) -> Any:
+async def create(
+    data: ServiceAccountCreate, session: Session, admin: Admin, context: Context
+) -> Any:
     return await lab.create_service_account(session, context.secrets, admin, data.model_dump())
 
 
 @router.patch("/{item_id}", response_model=ServiceAccountRead)
 async def update(
-    item_id: uuid.UUID, data: ServiceAccountUpdate, session: Session, admin: AdminItem, context: Context
+    item_id: uuid.UUID,
+    data: ServiceAccountUpdate,
+    session: Session,
+    admin: AdminItem,
+    context: Context,
 ) -> Any:
     account = await resources.get_or_404(session, ServiceAccount, item_id)
     return await lab.update_service_account(
@@ -33,7 +43,9 @@ async def update(
 
 
 @router.get("/{item_id}/password")
-async def reveal_password(item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context) -> dict[str, str]:
+async def reveal_password(
+    item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context
+) -> dict[str, str]:
     """The v0 reveal route: admin-only, audited, and off unless enabled by configuration."""
     if not context.settings.password_reveal_enabled:
         raise HTTPException(

@@ -35,25 +35,37 @@ add_soft_delete_routes(router, StorageLocation, StorageLocationRead, present)
 
 
 @router.post("", response_model=StorageLocationRead, status_code=status.HTTP_201_CREATED)
-async def create(data: StorageLocationCreate, session: Session, admin: Admin, context: Context) -> Any:
+async def create(
+    data: StorageLocationCreate, session: Session, admin: Admin, context: Context
+) -> Any:
     storage = await lab.create_storage(session, context.secrets, admin, data.model_dump())
     return present(storage, context)
 
 
 @router.patch("/{item_id}", response_model=StorageLocationRead)
 async def update(
-    item_id: uuid.UUID, data: StorageLocationUpdate, session: Session, admin: AdminItem, context: Context
+    item_id: uuid.UUID,
+    data: StorageLocationUpdate,
+    session: Session,
+    admin: AdminItem,
+    context: Context,
 ) -> Any:
     storage = await resources.get_or_404(session, StorageLocation, item_id)
     values = data.model_dump(exclude_unset=True)
-    return present(await lab.update_storage(session, context.secrets, admin, storage, values), context)
+    return present(
+        await lab.update_storage(session, context.secrets, admin, storage, values), context
+    )
 
 
 @router.get("/{item_id}/test", response_model=StorageTestResult)
-async def test_connection(item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context) -> Any:
+async def test_connection(
+    item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context
+) -> Any:
     storage = await resources.get_or_404(session, StorageLocation, item_id, live=True)
     if not storage.enabled:
-        raise HTTPException(status.HTTP_409_CONFLICT, f"storage location {storage.name!r} is disabled")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"storage location {storage.name!r} is disabled"
+        )
     location = storage_location(storage, context.secrets)
     try:
         message = await adapter_for_location(location).test(location)

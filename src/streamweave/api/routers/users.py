@@ -38,7 +38,9 @@ async def read_me(user: CurrentUser) -> User:
 
 
 @router.patch("/users/me", response_model=UserRead, tags=["users"])
-async def update_me(data: UserSelfUpdate, user: CurrentUser, session: Session, manager: Manager) -> User:
+async def update_me(
+    data: UserSelfUpdate, user: CurrentUser, session: Session, manager: Manager
+) -> User:
     # Only e-mail and password: role and flags are never taken from the user themself.
     values = data.model_dump(exclude_none=True)
     return await people.update_user(session, manager, user, user, values)
@@ -58,7 +60,9 @@ async def update_user(
     user_id: uuid.UUID, data: UserAdminUpdate, session: Session, admin: AdminItem, manager: Manager
 ) -> User:
     user = await _user(session, user_id)
-    return await people.update_user(session, manager, admin, user, data.model_dump(exclude_none=True))
+    return await people.update_user(
+        session, manager, admin, user, data.model_dump(exclude_none=True)
+    )
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["users"])
@@ -89,8 +93,12 @@ admin_router = APIRouter(prefix="/api/admin/users", tags=["admin users"])
 
 
 @admin_router.get("", response_model=Page[UserRead])
-async def list_users(session: Session, admin: Admin, paging: Paging, include_deleted: bool = False) -> Any:
-    return await paginate(session, resources.listing(User, include_deleted), paging.skip, paging.limit)
+async def list_users(
+    session: Session, admin: Admin, paging: Paging, include_deleted: bool = False
+) -> Any:
+    return await paginate(
+        session, resources.listing(User, include_deleted), paging.skip, paging.limit
+    )
 
 
 @admin_router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -116,7 +124,10 @@ async def user_groups(
         .order_by(GroupMember.created_at, GroupMember.group_id)
     )
     page = await paginate(session, stmt, paging.skip, paging.limit)
-    page.items = [GroupMemberRead(group_id=m.group_id, user_id=m.user_id, email=user.email) for m in page.items]
+    page.items = [
+        GroupMemberRead(group_id=m.group_id, user_id=m.user_id, email=user.email)
+        for m in page.items
+    ]
     return page
 
 
@@ -142,15 +153,23 @@ tokens_router = APIRouter(prefix="/api/tokens", tags=["api tokens"])
 
 @tokens_router.get("", response_model=Page[TokenRead])
 async def list_tokens(user: CurrentUser, session: Session, paging: Paging) -> Any:
-    stmt = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.created_at, ApiToken.id)
+    stmt = (
+        select(ApiToken)
+        .where(ApiToken.user_id == user.id)
+        .order_by(ApiToken.created_at, ApiToken.id)
+    )
     return await paginate(session, stmt, paging.skip, paging.limit)
 
 
 @tokens_router.post("", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
 async def create_token(data: TokenCreate, user: CurrentUser, session: Session) -> dict[str, Any]:
     plaintext, digest, prefix = new_api_token()
-    expires = datetime.now(UTC) + timedelta(days=data.expires_in_days) if data.expires_in_days else None
-    token = ApiToken(user_id=user.id, name=data.name, prefix=prefix, token_hash=digest, expires_at=expires)
+    expires = (
+        datetime.now(UTC) + timedelta(days=data.expires_in_days) if data.expires_in_days else None
+    )
+    token = ApiToken(
+        user_id=user.id, name=data.name, prefix=prefix, token_hash=digest, expires_at=expires
+    )
     session.add(token)
     await session.flush()
     audit.record(session, user, "api_tokens", token.id, "create", {"after": audit.snapshot(token)})

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -10,7 +10,6 @@ from streamweave.api.schemas.common import InputModel, ORMModel
 from streamweave.auth.schemas import Role, UserCreate, UserRead
 
 __all__ = ["Role", "UserCreate", "UserRead"]
-
 
 
 class UserSelfUpdate(BaseModel):

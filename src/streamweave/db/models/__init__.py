@@ -56,4 +56,4 @@ __all__ = [
 
 # Registers the events that keep list positions dense; imported here so that every
 # user of the models has them.
-from streamweave.db import positions as _positions  # noqa: E402, F401
+from streamweave.db import positions as _positions  # noqa: F401

@@ -23,8 +23,11 @@ class FileRecord(IdMixin, Base):
         Index("ix_file_records_discovered", "first_discovered_at", "seq"),
         # Partial: most files may have no owner, and a full index on NULLs misleads planners.
         Index(
-            "ix_file_records_owner", "owner_id", "seq",
-            sqlite_where=text("owner_id IS NOT NULL"), postgresql_where=text("owner_id IS NOT NULL"),
+            "ix_file_records_owner",
+            "owner_id",
+            "seq",
+            sqlite_where=text("owner_id IS NOT NULL"),
+            postgresql_where=text("owner_id IS NOT NULL"),
         ),
     )
 

@@ -64,7 +64,9 @@ class InstrumentAccess(IdMixin, GranteeMixin, Base):
         Index("ix_instrument_access_grantee", "grantee_type", "grantee_id"),
     )
 
-    instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instruments.id", ondelete="CASCADE"))
+    instrument_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("instruments.id", ondelete="CASCADE")
+    )
 
 
 class StorageLocation(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
