@@ -188,7 +188,8 @@ def prepare_settings(settings: Settings) -> Settings:
             )
         return settings
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Private: it holds the database (password hashes, encrypted secrets) and the keys.
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if _secret_missing(settings.secret_key):
         settings.secret_key = _read_or_create(
             settings.data_dir / "secret.key", secrets.token_urlsafe(48)
