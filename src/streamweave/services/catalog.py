@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
@@ -45,6 +45,12 @@ async def grant_files(
     session: AsyncSession, grantee_type: str, grantee_id: uuid.UUID, file_ids: Sequence[uuid.UUID]
 ) -> int:
     """Grant one user, group or project access to many files; returns how many were new."""
+    grantee = (FileAccessGrant.grantee_type == grantee_type) & (
+        FileAccessGrant.grantee_id == grantee_id
+    )
+    # Files newer than the grantee's newest grant cannot be granted already: the usual
+    # case (grants for just-harvested files) skips the lookup of existing grants.
+    last = await session.scalar(select(func.max(FileAccessGrant.file_seq)).where(grantee))
     candidates: list[tuple[uuid.UUID, int]] = []
     for chunk in _chunks(list(file_ids)):
         seqs = (
@@ -52,18 +58,19 @@ async def grant_files(
                 select(FileRecord.id, FileRecord.seq).where(FileRecord.id.in_(chunk))
             )
         ).tuples()
-        granted = set(
-            (
-                await session.scalars(
-                    select(FileAccessGrant.file_id).where(
-                        FileAccessGrant.grantee_type == grantee_type,
-                        FileAccessGrant.grantee_id == grantee_id,
-                        FileAccessGrant.file_id.in_(chunk),
+        found = list(seqs)
+        granted: set[uuid.UUID] = set()
+        if found and last is not None and min(seq for _, seq in found) <= last:
+            granted = set(
+                (
+                    await session.scalars(
+                        select(FileAccessGrant.file_id).where(
+                            grantee, FileAccessGrant.file_id.in_(chunk)
+                        )
                     )
-                )
-            ).all()
-        )
-        candidates.extend((file_id, seq) for file_id, seq in seqs if file_id not in granted)
+                ).all()
+            )
+        candidates.extend((file_id, seq) for file_id, seq in found if file_id not in granted)
     if not candidates:
         return 0
     candidates.sort(key=lambda item: item[1])
