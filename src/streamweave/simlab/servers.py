@@ -142,6 +142,9 @@ def _serve_env(dataset_dir: Path, archive_dir: Path, workdir: Path) -> dict[str,
             ),
             "RCLONE_CACHE_DIR": str(workdir / "cache"),
             "RCLONE_DIR_CACHE_TIME": _DIR_CACHE_TIME,
+            # Like a Linux file server: "Müller" in NFC and in NFD are two files. By
+            # default rclone's VFS folds them, so a write to one replaces the other.
+            "RCLONE_NO_UNICODE_NORMALIZATION": "true",
         }
     )
 

@@ -36,9 +36,23 @@ class Location:
     name: str = ""
 
     def describe(self) -> str:
-        where = self.config.get("host") or self.config.get("url") or self.config.get("bucket") or ""
-        share = self.config.get("share", "")
-        label = f"{self.kind}://{where}/{share}".rstrip("/") + f"/{self.root.strip('/')}"
+        """Where this is, for messages: kind, server, share or bucket, base path; no secret."""
+        config = self.config
+        if config.get("url"):
+            label = str(config["url"]).rstrip("/")
+        elif self.kind == "s3":
+            label = f"s3://{config.get('bucket', '')}"
+        elif config.get("host"):
+            port = f":{config['port']}" if config.get("port") else ""
+            share = f"/{str(config['share']).strip('/')}" if config.get("share") else ""
+            label = f"{self.kind}://{config['host']}{port}{share}"
+        else:
+            label = f"{self.kind}:"
+        root = self.root.strip("/")
+        if root:
+            label += f"/{root}"
+        if self.kind == "s3" and config.get("endpoint_url"):
+            label += f" at {config['endpoint_url']}"
         return f"{self.name} ({label})" if self.name else label
 
 

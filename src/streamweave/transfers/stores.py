@@ -8,17 +8,19 @@ talks to the session's ``rclone rcd``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import posixpath
 import secrets
 from collections.abc import AsyncIterator
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
 from streamweave.transfers.base import Location
 from streamweave.transfers.checksums import new_hasher
-from streamweave.transfers.errors import PathNotFound, TransferError, TransferTimeout
+from streamweave.transfers.errors import PathNotFound, SourceChanged, TransferError, TransferTimeout
 from streamweave.transfers.local import TEMP_MARK, map_os_error, resolve
 from streamweave.transfers.rclone import RcloneDaemon, Remote, classify
 
@@ -30,8 +32,18 @@ def temp_path(path: str) -> str:
     return posixpath.join(head, f".{name}{TEMP_MARK}{secrets.token_hex(4)}")
 
 
+def shown(path: str) -> str:
+    """The name an admin knows a file by: a temporary copy is named after its final name."""
+    head, name = posixpath.split(path)
+    if name.startswith(".") and TEMP_MARK in name:
+        name = name[1 : name.rindex(TEMP_MARK)]
+    return posixpath.join(head, name)
+
+
 class Store(Protocol):
     location: Location
+
+    async def check(self, *, destination: bool) -> None: ...
 
     def read(self, path: str) -> AsyncIterator[bytes]: ...
 
@@ -47,6 +59,9 @@ class Store(Protocol):
 class LocalStore:
     def __init__(self, location: Location) -> None:
         self.location = location
+
+    async def check(self, *, destination: bool) -> None:
+        """Local paths fail per file, with the file's own error."""
 
     async def read(self, path: str) -> AsyncIterator[bytes]:
         try:
@@ -67,19 +82,21 @@ class LocalStore:
             await asyncio.to_thread(target.parent.mkdir, parents=True, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as exc:
-            raise map_os_error(exc, path) from None
+            raise map_os_error(exc, shown(path)) from None
         try:
             async for chunk in chunks:
                 await asyncio.to_thread(_write_all, fd, chunk)
             await asyncio.to_thread(os.fsync, fd)
         except OSError as exc:
-            raise map_os_error(exc, path) from None
+            raise map_os_error(exc, shown(path)) from None
         finally:
             os.close(fd)
 
     async def replace(self, temp: str, final: str) -> None:
         try:
-            await asyncio.to_thread(os.replace, resolve(self.location, temp), resolve(self.location, final))
+            await asyncio.to_thread(
+                os.replace, resolve(self.location, temp), resolve(self.location, final)
+            )
         except OSError as exc:
             raise map_os_error(exc, final) from None
 
@@ -115,30 +132,56 @@ class RcloneStore:
         assert self.daemon.client is not None
         return self.daemon.client
 
+    def _what(self, path: str) -> str:
+        return f"{shown(path)} on {self.location.describe()}"
+
+    async def check(self, *, destination: bool) -> None:
+        await self.daemon.check(self.remote, self.location.describe(), destination=destination)
+
     async def read(self, path: str) -> AsyncIterator[bytes]:
         try:
-            async with self._client.stream("GET", self.daemon.object_url(self.remote, path)) as response:
+            async with self._client.stream(
+                "GET", self.daemon.object_url(self.remote, path)
+            ) as response:
                 if response.status_code != 200:
                     text = (await response.aread()).decode(errors="replace")
-                    raise classify(f"{response.status_code} {text}", path)
+                    raise classify(f"{response.status_code} {text}", self._what(path))
                 async for chunk in response.aiter_bytes(CHUNK_BYTES):
                     yield chunk
         except httpx.TimeoutException:
-            raise TransferTimeout(f"{path}: no data from {self.location.describe()} in time") from None
+            raise TransferTimeout(f"{self._what(path)}: no data from the server in time") from None
         except httpx.TransportError as exc:
-            raise classify(str(exc), path) from None
+            raise await self._interrupted(path, str(exc)) from None
+
+    async def _interrupted(self, path: str, cause: str) -> TransferError:
+        """Why a read broke off: rclone ends the stream without saying, so ask the
+        server about the file (unreachable, credentials, file gone, or none of these)."""
+        what = self._what(path)
+        try:
+            reply = await self.daemon.call(
+                "operations/stat", what, fs=self.remote.fs(), remote=path
+            )
+        except TransferError as error:
+            return error
+        if not reply.get("item"):
+            return SourceChanged(f"{what}: the file disappeared while it was read ({cause})")
+        return TransferError(
+            f"{what}: the read broke off; the file is copied again next time ({cause})"
+        )
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
         directory, name = posixpath.split(path)
         boundary = secrets.token_hex(16)
         # operations/uploadfile takes multipart/form-data; built by hand so the body
-        # streams from the source instead of being held in memory.
-        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        # streams from the source instead of being held in memory. The name goes as
+        # RFC 2231 ``filename*`` (UTF-8, percent-encoded): quotes, backslashes and any
+        # Unicode form arrive byte for byte.
+        encoded = quote(name, safe="")
 
         async def body() -> AsyncIterator[bytes]:
             yield (
-                f"--{boundary}\r\nContent-Disposition: form-data; name=\"file0\"; "
-                f"filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file0"; '
+                f"filename*=UTF-8''{encoded}\r\nContent-Type: application/octet-stream\r\n\r\n"
             ).encode()
             async for chunk in chunks:
                 yield chunk
@@ -152,20 +195,33 @@ class RcloneStore:
                 headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
             )
         except httpx.TimeoutException:
-            raise TransferTimeout(f"{path}: {self.location.describe()} stopped accepting data") from None
+            raise TransferTimeout(
+                f"{self._what(path)}: the server stopped accepting data"
+            ) from None
         except httpx.TransportError as exc:
-            raise classify(str(exc), path) from None
+            raise classify(str(exc), self._what(path)) from None
         if response.status_code != 200:
-            raise classify(str(response.json().get("error", response.text)), path)
+            raise classify(response.text, self._what(path))
 
     async def replace(self, temp: str, final: str) -> None:
         fs = self.remote.fs()
         await self.daemon.call(
-            "operations/movefile", final, srcFs=fs, srcRemote=temp, dstFs=fs, dstRemote=final
+            "operations/movefile",
+            self._what(final),
+            srcFs=fs,
+            srcRemote=temp,
+            dstFs=fs,
+            dstRemote=final,
+            # Always move. Otherwise rclone first looks the final name up and, when it
+            # finds something "identical" (equal size), deletes the verified copy instead;
+            # a server that folds names (NFC/NFD, case) then answers for another file.
+            _config={"NoCheckDest": True},
         )
 
     async def delete(self, path: str) -> None:
-        await self.daemon.call("operations/deletefile", path, fs=self.remote.fs(), remote=path)
+        await self.daemon.call(
+            "operations/deletefile", self._what(path), fs=self.remote.fs(), remote=path
+        )
 
     async def checksum(self, path: str, algorithm: str) -> str:
         # No backend offers xxh3 or, for SMB and WebDAV, any hash: re-read what is there.
@@ -177,7 +233,5 @@ class RcloneStore:
 
 async def safe_delete(store: Store, path: str) -> None:
     """Remove a temporary copy; a failure here must not hide the original error."""
-    try:
+    with contextlib.suppress(TransferError):
         await store.delete(path)
-    except TransferError:
-        pass

@@ -10,18 +10,75 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Sequence
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 from streamweave.transfers import local
-from streamweave.transfers.base import CopyItem, CopyResult, Entry, Location, Progress, ProgressCallback
+from streamweave.transfers.base import (
+    CopyItem,
+    CopyResult,
+    Entry,
+    Location,
+    Progress,
+    ProgressCallback,
+)
 from streamweave.transfers.checksums import new_hasher
-from streamweave.transfers.errors import ChecksumMismatch, SourceChanged, TransferError
+from streamweave.transfers.errors import (
+    AuthenticationFailed,
+    ChecksumMismatch,
+    HostUnreachable,
+    SourceChanged,
+    TransferError,
+)
 from streamweave.transfers.rclone import REMOTE_KINDS, RcloneDaemon, list_remote, remote_for
 from streamweave.transfers.stores import LocalStore, RcloneStore, Store, safe_delete, temp_path
 
 LOCAL_KINDS = frozenset({"local", "posix", "nfs"})
+
+
+# An item failing with one of these (after rclone's own low-level retries) means the
+# server is gone or refuses the account: the rest of the batch fails at once instead of
+# each file waiting out its own retries against a dead server.
+BATCH_STOPPING = (HostUnreachable, AuthenticationFailed)
+CLEANUP_SECONDS = 5.0
+
+
+class _Breaker:
+    """Stops a batch when one item shows that a location is unusable."""
+
+    def __init__(self) -> None:
+        self.error: TransferError | None = None
+        self._tripped = asyncio.Event()
+
+    def trip(self, error: TransferError) -> None:
+        if self.error is None and isinstance(error, BATCH_STOPPING):
+            self.error = error
+            self._tripped.set()
+
+    def failure(self, item: CopyItem) -> TransferError:
+        """The error of an item the batch gave up on: same class, so same advice."""
+        assert self.error is not None
+        return type(self.error)(f"{item.source}: not copied, the batch stopped: {self.error}")
+
+    async def guard(self, work: Coroutine[Any, Any, None], item: CopyItem) -> None:
+        """Run ``work`` unless, or until, the breaker trips."""
+        if self.error is not None:
+            work.close()
+            raise self.failure(item)
+        task = asyncio.ensure_future(work)
+        tripped = asyncio.ensure_future(self._tripped.wait())
+        try:
+            await asyncio.wait({task, tripped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            tripped.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TransferError):
+                    await task
+        if task.cancelled():
+            raise self.failure(item)
+        task.result()
 
 
 async def copy_streams(
@@ -34,6 +91,7 @@ async def copy_streams(
 ) -> list[CopyResult]:
     state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
     gate = asyncio.Semaphore(concurrency)
+    breaker = _Breaker()
 
     async def copy(item: CopyItem) -> CopyResult:
         result = CopyResult(item=item, algorithm=algorithm)
@@ -49,21 +107,34 @@ async def copy_streams(
                     state.bytes_done += len(chunk)
                     yield chunk
 
-            try:
+            async def transfer() -> None:
                 await destination.write(temp, hashed())
                 if item.size is not None and result.bytes != item.size:
-                    raise SourceChanged(f"{item.source} is {result.bytes} bytes now, {item.size} when listed")
+                    raise SourceChanged(
+                        f"{item.source} is {result.bytes} bytes now, {item.size} when listed"
+                    )
                 result.source_checksum = hasher.hexdigest()
                 result.dest_checksum = await destination.checksum(temp, algorithm)
                 if result.dest_checksum != result.source_checksum:
                     raise ChecksumMismatch(
                         f"{item.destination}: {algorithm} of the copy ({result.dest_checksum}) "
-                        f"differs from the source ({result.source_checksum})"
+                        f"differs from the source ({result.source_checksum}); "
+                        "nothing was kept under the final name"
                     )
+                # Interrupting the rename is safe too: it is atomic on every backend
+                # (S3: one server-side copy), so the final name holds the verified bytes
+                # or nothing.
                 await destination.replace(temp, item.destination)
+
+            started = breaker.error is None
+            try:
+                await breaker.guard(transfer(), item)
             except TransferError as exc:
                 result.error = exc
-                await safe_delete(destination, temp)
+                breaker.trip(exc)
+                if started:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(safe_delete(destination, temp), CLEANUP_SECONDS)
             result.finished_at = datetime.now(UTC)
             if result.error:
                 state.files_failed += 1
@@ -86,7 +157,9 @@ class RcloneAdapter:
         return source.kind in kinds and destination.kind in kinds
 
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
-        entries = local.list_entries(location) if location.kind in LOCAL_KINDS else list_remote(location)
+        entries = (
+            local.list_entries(location) if location.kind in LOCAL_KINDS else list_remote(location)
+        )
         async for entry in entries:
             yield entry
 
@@ -102,7 +175,9 @@ class RcloneAdapter:
             return
         async with RcloneDaemon(list(remotes.values())) as daemon:
             yield [
-                RcloneStore(location, daemon, remotes[index]) if index in remotes else LocalStore(location)
+                RcloneStore(location, daemon, remotes[index])
+                if index in remotes
+                else LocalStore(location)
                 for index, location in enumerate(locations)
             ]
 
@@ -116,7 +191,13 @@ class RcloneAdapter:
         concurrency: int = 8,
         progress: ProgressCallback | None = None,
     ) -> list[CopyResult]:
+        if not items:
+            return []
         async with self._stores(source, destination) as (reader, writer):
+            # A location that cannot be used at all (server down, credentials refused,
+            # share or bucket missing) fails the batch once, before any file.
+            await reader.check(destination=False)
+            await writer.check(destination=True)
             return await copy_streams(reader, writer, items, algorithm, concurrency, progress)
 
     async def checksum(self, location: Location, path: str, algorithm: str) -> str:
@@ -125,8 +206,14 @@ class RcloneAdapter:
             return digest
 
     async def test(self, location: Location) -> str:
-        async for _entry in self.listing(location):
-            break
+        if location.kind in LOCAL_KINDS:
+            entries = cast(AsyncGenerator[Entry, None], local.list_entries(location))
+            async with contextlib.aclosing(entries):
+                async for _entry in entries:
+                    break
+        else:
+            async with self._stores(location) as (store,):
+                await store.check(destination=False)
         return f"{location.describe()} answered a listing"
 
     async def delete(self, location: Location, path: str) -> None:
