@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +37,15 @@ PASSWORD = "correct horse battery"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL pass runs only tests that touch the database (through the
-    ``database_url`` fixture, directly or not); the rest ran in the SQLite pass."""
+    """The PostgreSQL pass runs only tests that touch the database: those using the
+    ``database_url`` or ``backend`` fixture, directly or not. The rest ran in the SQLite
+    pass."""
     if BACKEND != "postgresql":
         return
     kept, dropped = [], []
     for item in items:
-        (kept if "database_url" in getattr(item, "fixturenames", ()) else dropped).append(item)
+        uses_database = {"database_url", "backend"} & set(getattr(item, "fixturenames", ()))
+        (kept if uses_database else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
@@ -57,12 +60,11 @@ async def _pg_admin(sql: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    if BACKEND == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-        return
-    name = f"sw_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards. Without a server
+    the test skips, except under CI, where it fails."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
     except OSError as exc:
@@ -70,8 +72,26 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
         if IN_CI:
             pytest.fail(message + " (required under CI)")
         pytest.skip(message)
-    yield f"{PG_SERVER}/{name}"
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    """The database backend of this pass. A fixture that makes its own database requests
+    it, which keeps its tests in the PostgreSQL pass."""
+    return BACKEND
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    if BACKEND == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        return
+    with postgres_database("sw_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from streamweave.api.app import create_app
 from streamweave.config import Settings, prepare_settings
 from streamweave.db.engine import create_engine
 from streamweave.db.migrate import upgrade
-from tests.conftest import BACKEND, IN_CI, PASSWORD, PG_SERVER, _pg_admin
+from tests.conftest import PASSWORD, postgres_database
 
 # Fixed for CI. For a deeper exploratory run, change both from the environment, e.g.
 # STREAMWEAVE_FUZZ_SEED=7 STREAMWEAVE_FUZZ_EXAMPLES=200 pytest tests/api/test_fuzz.py
@@ -461,23 +462,19 @@ async def _seed(app: Any, storage_dir: Path) -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzEnv]:
+def fuzz_env(tmp_path_factory: pytest.TempPathFactory, backend: str) -> Iterator[FuzzEnv]:
     data_dir = tmp_path_factory.mktemp("fuzz")
     storage_dir = data_dir / "storage"
     storage_dir.mkdir()
-    database = None
-    if BACKEND == "sqlite":
-        url = f"sqlite+aiosqlite:///{data_dir / 'fuzz.db'}"
-    else:
-        database = f"sw_fuzz_{uuid.uuid4().hex[:10]}"
-        try:
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{database}"'))
-        except OSError as exc:
-            message = f"PostgreSQL is not reachable at {PG_SERVER}: {exc}"
-            if IN_CI:
-                pytest.fail(message + " (required under CI)")
-            pytest.skip(message)
-        url = f"{PG_SERVER}/{database}"
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite+aiosqlite:///{data_dir / 'fuzz.db'}"
+        else:
+            url = stack.enter_context(postgres_database("sw_fuzz"))
+        yield from _fuzz_app(data_dir, storage_dir, url)
+
+
+def _fuzz_app(data_dir: Path, storage_dir: Path, url: str) -> Iterator[FuzzEnv]:
     settings = prepare_settings(
         Settings(
             env="test",
@@ -496,8 +493,6 @@ def fuzz_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzEnv]:
     finally:
         # Ends the application's lifespan on schemathesis' loop, which disposes its engine.
         schemathesis_asgi.shutdown_lifespans()
-        if database is not None:
-            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
 
 
 @schema.parametrize()

@@ -24,7 +24,7 @@ from streamweave.db.models import AuditLog, HookConfig, Instrument, ServiceAccou
 from streamweave.errors import ConfigurationError
 from streamweave.services import lab
 from streamweave.services.keys import reencrypt_all
-from tests.conftest import BACKEND, IN_CI, PG_SERVER, _pg_admin
+from tests.conftest import postgres_database
 
 Json = dict[str, Any]
 
@@ -198,26 +198,18 @@ SETTINGS_VARIABLES = [
 
 
 @pytest.fixture
-def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+def cli_env(tmp_path: Path, backend: str) -> Iterator[dict[str, str]]:
     """A hermetic environment for the CLI: embedded mode in a fresh data directory, on
     SQLite in that directory or on a fresh PostgreSQL database."""
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
     env["STREAMWEAVE_DATA_DIR"] = str(tmp_path / "data")
     env["COLUMNS"] = "200"  # rich tables are not cut to a narrow terminal
-    database = None
-    if BACKEND != "sqlite":
-        database = f"sw_cli_{uuid.uuid4().hex[:10]}"
-        try:
-            asyncio.run(_pg_admin(f'CREATE DATABASE "{database}"'))
-        except OSError as exc:
-            message = f"PostgreSQL is not reachable at {PG_SERVER}: {exc}"
-            if IN_CI:
-                pytest.fail(message + " (required under CI)")
-            pytest.skip(message)
-        env["STREAMWEAVE_DATABASE_URL"] = f"{PG_SERVER}/{database}"
-    yield env
-    if database is not None:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    if backend == "sqlite":
+        yield env
+        return
+    with postgres_database("sw_cli") as url:
+        env["STREAMWEAVE_DATABASE_URL"] = url
+        yield env
 
 
 def cli(
