@@ -28,7 +28,7 @@ from streamweave.simlab import servers
 from streamweave.simlab.datasets import LARGE_FILE, ManifestEntry
 from streamweave.simlab.endpoints import ARCHIVE, INSTRUMENT
 from streamweave.simlab.servers import Lab
-from streamweave.transfers import rclone
+from streamweave.transfers import pull, rclone
 from streamweave.transfers.base import CopyItem, CopyResult, Location, Progress
 from streamweave.transfers.errors import (
     AuthenticationFailed,
@@ -41,8 +41,9 @@ from streamweave.transfers.errors import (
     TransferError,
 )
 from streamweave.transfers.local import TEMP_MARK
+from streamweave.transfers.pull import Pull
 from streamweave.transfers.registry import adapter_for
-from streamweave.transfers.stores import LocalStore, RcloneStore, shown
+from streamweave.transfers.stores import RcloneStore, shown
 from tests.transfers.conftest import Sample, require_samba
 
 ALGORITHM = "xxh3-128"  # the manifest's: result checksums are compared with it
@@ -527,25 +528,72 @@ def flip_a_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("kind", ["smb", "s3", "webdav", "posix"])
-async def test_corrupted_destination_byte_never_gets_a_final_name(
-    lab: Lab, sample: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+def corrupt_after_write(
+    monkeypatch: pytest.MonkeyPatch, kind: str, on_disk: Path, victims: set[str]
 ) -> None:
-    need(lab, kind)
-    entries = [*edge_entries(sample), sample.manifest.by_path()[LARGE_FILE]]
-    items = items_of(entries)
-    src = source(lab, sample, "sftp" if kind == "posix" else "local")
-    dst, on_disk = destination(lab, kind, tmp_path, "copy")
-    victims = {LARGE_FILE, next(e.path for e in entries if e.size == 0)}
-    store = LocalStore if kind == "posix" else RcloneStore
+    """Flip a byte of each victim's temporary copy, between its writing and its check."""
+    if kind == "pull":  # remote -> local: rclone stages the copies, StreamWeave checks them
+        verify = Pull._verify
+
+        def corrupt_then_verify(self: Pull, entry: Any, buffer: bytearray) -> None:
+            if entry.item.destination in victims:
+                flip_a_byte(Path(entry.staged))
+            verify(self, entry, buffer)
+
+        monkeypatch.setattr(Pull, "_verify", corrupt_then_verify)
+        return
+    store = RcloneStore
     original = store.write
 
     async def write_then_corrupt(self: Any, path: str, chunks: Any) -> None:
         await original(self, path, chunks)
-        if shown(path) in victims:  # the temporary copy, between write and verification
+        if shown(path) in victims:
             flip_a_byte(on_disk / path)
 
     monkeypatch.setattr(store, "write", write_then_corrupt)
+
+
+CORRUPTION_CASES = [
+    ("smb", "local", 0),
+    ("s3", "local", 0),
+    ("webdav", "local", 0),
+    ("posix", "sftp", 0),
+    # The large file read as byte ranges, each range checked on its own.
+    ("posix", "smb", 1 << 20),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "from_kind", "ranged_bytes"),
+    CORRUPTION_CASES,
+    ids=["smb", "s3", "webdav", "posix-from-sftp", "posix-from-smb-ranged"],
+)
+async def test_corrupted_destination_byte_never_gets_a_final_name(
+    lab: Lab,
+    sample: Sample,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    from_kind: str,
+    ranged_bytes: int,
+) -> None:
+    need(lab, kind, from_kind)
+    entries = [*edge_entries(sample), sample.manifest.by_path()[LARGE_FILE]]
+    items = items_of(entries)
+    src = source(lab, sample, from_kind)
+    dst, on_disk = destination(lab, kind, tmp_path, "copy")
+    victims = {LARGE_FILE, next(e.path for e in entries if e.size == 0)}
+    ranged: list[str] = []
+    if ranged_bytes:
+        monkeypatch.setattr(pull, "RANGED_BYTES", ranged_bytes)
+        read_ranges = Pull._read_ranges
+
+        async def spy(self: Pull, item: CopyItem, staged: str) -> list[str]:
+            ranged.append(item.source)
+            return await read_ranges(self, item, staged)
+
+        monkeypatch.setattr(Pull, "_read_ranges", spy)
+    corrupt_after_write(monkeypatch, "pull" if kind == "posix" else kind, on_disk, victims)
     results = await copy(src, dst, items)
     monkeypatch.undo()
 
@@ -558,6 +606,7 @@ async def test_corrupted_destination_byte_never_gets_a_final_name(
             assert result.verified, repr(result.error)
     assert_copied(on_disk, sample, [i for i in items if i.destination not in victims])
 
+    assert not ranged_bytes or LARGE_FILE in ranged
     failed = [r.item for r in results if not r.verified]
     assert_verified(await copy(src, dst, failed), sample)
     assert_copied(on_disk, sample, items)

@@ -337,7 +337,7 @@ class RcloneEnvironment:
         self.remotes = remotes
         self.rc_user = secrets.token_hex(8)
         self.rc_password = secrets.token_urlsafe(24)
-        self._private = Path(tempfile.mkdtemp(prefix="sw-rclone-"))
+        self.private = Path(tempfile.mkdtemp(prefix="sw-rclone-"))
 
     def variables(self) -> dict[str, str]:
         env = clean_environment(
@@ -347,20 +347,22 @@ class RcloneEnvironment:
                 "RCLONE_LOW_LEVEL_RETRIES": "3",
                 "RCLONE_RC_USER": self.rc_user,
                 "RCLONE_RC_PASS": self.rc_password,
+                # Where a hasher overlay keeps its sums: private, and gone afterwards.
+                "RCLONE_CACHE_DIR": str(self.private / "cache"),
             }
         )
         for remote in self.remotes:
             prefix = f"RCLONE_CONFIG_{remote.name.upper()}_"
             env.update(remote_variables(remote.name, remote.options))
             for key, content in remote.files.items():
-                path = self._private / f"{remote.name}-{key}"
+                path = self.private / f"{remote.name}-{key}"
                 path.write_text(content)
                 path.chmod(0o600)
                 env[prefix + key.upper()] = str(path)
         return env
 
     def close(self) -> None:
-        shutil.rmtree(self._private, ignore_errors=True)
+        shutil.rmtree(self.private, ignore_errors=True)
 
 
 class RcloneDaemon:
@@ -421,10 +423,15 @@ class RcloneDaemon:
                 await self._process.wait()
         self.environment.close()
 
-    async def call(self, method: str, what: str, **params: Any) -> dict[str, Any]:
+    async def call(
+        self, method: str, what: str, *, whole_job: bool = False, **params: Any
+    ) -> dict[str, Any]:
+        """One rc call. A ``whole_job`` call answers when its copy job ends: it has no
+        time limit of its own (rclone's I/O timeouts keep a job from hanging)."""
         assert self.client is not None
+        timeout = httpx.Timeout(None, connect=5.0) if whole_job else self.client.timeout
         try:
-            response = await self.client.post(f"/{method}", json=params)
+            response = await self.client.post(f"/{method}", json=params, timeout=timeout)
         except httpx.TimeoutException:
             raise TransferTimeout(f"{what}: rclone did not answer in time") from None
         except httpx.TransportError as exc:

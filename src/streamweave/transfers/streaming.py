@@ -25,22 +25,18 @@ from streamweave.transfers.base import (
 )
 from streamweave.transfers.checksums import new_hasher
 from streamweave.transfers.errors import (
-    AuthenticationFailed,
+    BATCH_STOPPING,
     ChecksumMismatch,
-    HostUnreachable,
     SourceChanged,
     TransferError,
 )
+from streamweave.transfers.pull import Pull, can_pull, hasher_remote
 from streamweave.transfers.rclone import REMOTE_KINDS, RcloneDaemon, list_remote, remote_for
 from streamweave.transfers.stores import LocalStore, RcloneStore, Store, safe_delete, temp_path
 
 LOCAL_KINDS = frozenset({"local", "posix", "nfs"})
 
 
-# An item failing with one of these (after rclone's own low-level retries) means the
-# server is gone or refuses the account: the rest of the batch fails at once instead of
-# each file waiting out its own retries against a dead server.
-BATCH_STOPPING = (HostUnreachable, AuthenticationFailed)
 CLEANUP_SECONDS = 5.0
 
 
@@ -88,8 +84,9 @@ async def copy_streams(
     algorithm: str,
     concurrency: int,
     progress: ProgressCallback | None,
+    state: Progress | None = None,
 ) -> list[CopyResult]:
-    state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
+    state = state or Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
     gate = asyncio.Semaphore(concurrency)
     breaker = _Breaker()
 
@@ -193,12 +190,38 @@ class RcloneAdapter:
     ) -> list[CopyResult]:
         if not items:
             return []
+        if source.kind in REMOTE_KINDS and destination.kind in LOCAL_KINDS and can_pull(algorithm):
+            return await self._pull(source, destination, items, algorithm, concurrency, progress)
         async with self._stores(source, destination) as (reader, writer):
             # A location that cannot be used at all (server down, credentials refused,
             # share or bucket missing) fails the batch once, before any file.
             await reader.check(destination=False)
             await writer.check(destination=True)
             return await copy_streams(reader, writer, items, algorithm, concurrency, progress)
+
+    async def _pull(
+        self,
+        source: Location,
+        destination: Location,
+        items: Sequence[CopyItem],
+        algorithm: str,
+        concurrency: int,
+        progress: ProgressCallback | None,
+    ) -> list[CopyResult]:
+        remote = await remote_for(source, "sw0")
+        hashed = hasher_remote("swh", remote, algorithm)
+        state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
+        async with RcloneDaemon([remote, hashed]) as daemon:
+            reader, writer = RcloneStore(source, daemon, remote), LocalStore(destination)
+            await reader.check(destination=False)
+            pull = Pull(daemon, remote, hashed, destination, algorithm, state, progress)
+            results, left = await pull.run(items)
+            if left:
+                results += await copy_streams(
+                    reader, writer, left, algorithm, concurrency, progress, state
+                )
+        order = {id(item): index for index, item in enumerate(items)}
+        return sorted(results, key=lambda result: order[id(result.item)])
 
     async def checksum(self, location: Location, path: str, algorithm: str) -> str:
         async with self._stores(location) as (store,):
