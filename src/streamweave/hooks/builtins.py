@@ -23,17 +23,20 @@ class BuiltinHook:
     config_schema: dict[str, Any]
 
     def validate(self, config: dict[str, Any]) -> dict[str, Any]:
-        errors = sorted(
-            Draft202012Validator(self.config_schema).iter_errors(config), key=lambda e: e.path
-        )
-        if errors:
-            details = "; ".join(
-                f"{'.'.join(str(p) for p in e.absolute_path) or 'config'}: {e.message}"
-                for e in errors
-            )
-            raise InvalidInput(f"config for built-in hook {self.name!r} is invalid: {details}")
+        check_config(self.config_schema, config, f"built-in hook {self.name!r}")
         _check_regexes(self.name, config)
         return config
+
+
+def check_config(schema: dict[str, Any], config: dict[str, Any], what: str) -> dict[str, Any]:
+    """``config`` if it satisfies ``schema``, else InvalidInput listing every problem."""
+    errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.path)
+    if errors:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e.absolute_path) or 'config'}: {e.message}" for e in errors
+        )
+        raise InvalidInput(f"config for {what} is invalid: {details}")
+    return config
 
 
 def _check_regexes(name: str, config: dict[str, Any]) -> None:

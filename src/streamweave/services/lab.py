@@ -16,7 +16,7 @@ from streamweave.db.models import (
     User,
 )
 from streamweave.errors import InvalidInput
-from streamweave.hooks.builtins import get_builtin
+from streamweave.hooks.validation import validate_hook
 from streamweave.services import resources
 from streamweave.services.validation import check_cron, check_path, check_timezone
 from streamweave.transfers.configs import SOURCE_CONFIGS, STORAGE_CONFIGS, masked, split_config
@@ -227,24 +227,12 @@ async def _hook_values(
         k: v for k, v in data.items() if v is not None or k in ("instrument_id", "description")
     }
     implementation = values.get("implementation") or (current.implementation if current else None)
-    builtin_name = values.get("builtin_name", current.builtin_name if current else None)
     trigger = values.get("trigger", current.trigger if current else None)
     config = values.get("config", current.config if current else None) or {}
-    if implementation == "builtin":
-        builtin = get_builtin(builtin_name or "")
-        if trigger != builtin.trigger:
-            raise InvalidInput(
-                f"trigger: built-in hook {builtin.name!r} runs at {builtin.trigger!r}, "
-                f"not {trigger!r}"
-            )
-        values["config"] = builtin.validate(config)
-    elif "config" in values or current is None:
-        values["config"] = config
-    if implementation == "python_script":
-        raise InvalidInput(
-            "implementation: 'python_script' (arbitrary script paths) is not supported; "
-            "use a built-in hook or an http_webhook"
-        )
+    # Built-ins and plugins are named in builtin_name, webhooks by their URL.
+    target_field = "webhook_url" if implementation == "http_webhook" else "builtin_name"
+    target = values.get(target_field, getattr(current, target_field) if current else None)
+    values["config"] = validate_hook(implementation, trigger, target, config)
     if values.get("instrument_id") is not None:
         await resources.require_live(session, Instrument, values["instrument_id"], "instrument_id")
     secret = values.pop("webhook_secret", None)
@@ -259,6 +247,7 @@ async def create_hook(
     values = await _hook_values(session, box, data, None)
     values.setdefault("priority", 100)
     values.setdefault("enabled", True)
+    values.setdefault("fail_closed", False)
     return await resources.create(session, actor, HookConfig(**values))
 
 

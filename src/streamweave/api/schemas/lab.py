@@ -13,7 +13,8 @@ StorageType = Literal["posix", "nfs", "cifs", "s3", "sftp", "webdav"]
 ChecksumAlgorithm = Literal["xxh3-128", "sha256", "md5"]
 TransferAdapter = Literal["rclone", "native", "globus", "rsync"]
 Trigger = Literal["pre_transfer", "post_transfer"]
-Implementation = Literal["builtin", "python_script", "http_webhook"]
+# "python_script" is kept so that v0 clients get a clear refusal instead of a 422 on the enum.
+Implementation = Literal["builtin", "python_script", "http_webhook", "plugin"]
 NAME = Field(min_length=1, max_length=200)
 
 
@@ -202,9 +203,23 @@ class BuiltinHookRead(BaseModel):
     config_schema: dict[str, Any]
 
 
+class PluginHookRead(BaseModel):
+    name: str
+    trigger: str
+    description: str
+    config_schema: dict[str, Any] | None
+
+
 class _HookFields(InputModel):
     description: str | None = Field(default=None, max_length=5000)
-    builtin_name: str | None = Field(default=None, max_length=100)
+    builtin_name: str | None = Field(
+        default=None,
+        max_length=100,
+        description=(
+            "The built-in hook's name, or the plugin's name when implementation is 'plugin' "
+            "(GET /api/hooks/plugins lists the installed ones)."
+        ),
+    )
     script_path: str | None = Field(default=None, max_length=2000)
     webhook_url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://")
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=500)
@@ -212,6 +227,13 @@ class _HookFields(InputModel):
     instrument_id: uuid.UUID | None = None
     priority: int | None = Field(default=None, ge=-1_000_000, le=1_000_000)
     enabled: bool | None = None
+    fail_closed: bool | None = Field(
+        default=None,
+        description=(
+            "When the hook fails on a file: true blocks the file (not transferred, or "
+            "flagged after transfer), false (default) lets it go on unchanged by this hook."
+        ),
+    )
 
 
 class HookCreate(_HookFields):
@@ -225,6 +247,7 @@ class HookCreate(_HookFields):
             "builtin": "builtin_name",
             "http_webhook": "webhook_url",
             "python_script": "script_path",
+            "plugin": "builtin_name",
         }
         field = needed[self.implementation]
         if not getattr(self, field):
@@ -261,6 +284,7 @@ class HookRead(ORMModel):
     instrument_id: uuid.UUID | None
     priority: int
     enabled: bool
+    fail_closed: bool
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
@@ -269,3 +293,25 @@ class HookRead(ORMModel):
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return value or {}
+
+
+class HookDryRun(InputModel):
+    instrument_id: uuid.UUID
+    # As the harvest sees it: relative to the instrument root, '/'-separated.
+    source_path: str = Field(min_length=1, max_length=4096, pattern=r"^[^\x00]+$")
+    size_bytes: int = Field(default=0, ge=0, le=2**63 - 1)
+
+
+class HookFailureRead(BaseModel):
+    hook: str
+    message: str
+    blocking: bool
+
+
+class HookDryRunResult(BaseModel):
+    action: Literal["transfer", "skip", "blocked"]
+    skip_rule: str | None
+    destination_path: str
+    metadata: dict[str, Any]
+    failures: list[HookFailureRead]
+    pre_signature: str
