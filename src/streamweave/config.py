@@ -19,6 +19,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamweave.errors import ConfigurationError
+from streamweave.identifiers.ark import ArkError, validate_naan, validate_shoulder
 
 # Values that must never reach production: the placeholders of docs and compose files.
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
@@ -94,11 +95,32 @@ class Settings(BaseSettings):
     login_lockout_seconds: int = Field(
         default=60, ge=1, validation_alias=_env("STREAMWEAVE_LOGIN_LOCKOUT_SECONDS")
     )
+    # A file that failed this many harvests in a row is flagged and no longer retried
+    # until it changes at the source.
+    harvest_retry_limit: int = Field(
+        default=5, ge=1, le=100, validation_alias=_env("STREAMWEAVE_HARVEST_RETRY_LIMIT")
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("ark_naan")
+    @classmethod
+    def _naan(cls, value: str) -> str:
+        try:
+            return validate_naan(value)
+        except ArkError as exc:  # pydantic reports a ValueError under the variable's name
+            raise ValueError(str(exc)) from None
+
+    @field_validator("ark_shoulder")
+    @classmethod
+    def _shoulder(cls, value: str) -> str:
+        try:
+            return validate_shoulder(value)
+        except ArkError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def production(self) -> bool:

@@ -13,7 +13,9 @@ The rules the rows follow:
   caller may not see does not exist for them;
 - instruments, files and transfers are visible to whoever they are granted to (files
   also to their owner) and 404 to anyone else; notifications, instrument requests and
-  API tokens belong to their owner.
+  API tokens belong to their owner;
+- the ARK resolver answers 404, not 401, to anonymous callers: an ARK names nothing
+  to whoever may not see its file, signed in or not.
 
 Every case runs against its own freshly built lab (``world``), so a case that deletes
 or revokes something cannot change the answer of another.
@@ -38,6 +40,7 @@ from streamweave.auth.manager import UserManager
 from streamweave.config import Settings
 from streamweave.db.base import Base
 from streamweave.db.models import FileRecord, FileTransfer, Notification
+from streamweave.identifiers import mint, parse
 from tests.conftest import PASSWORD, UserFactory
 
 try:
@@ -85,6 +88,11 @@ def admin_item(code: int) -> Expect:
 def alices(code: int, admin: int) -> Expect:
     """Something granted to (or owned by) alice: bob cannot see it."""
     return Expect(401, code, 404, admin)
+
+
+def alices_ark(code: int) -> Expect:
+    """The ARK of alice's file: it names nothing for anyone else, anonymous included."""
+    return Expect(404, code, 404, code)
 
 
 # Which world object fills a path parameter, unless a row says otherwise.
@@ -142,6 +150,7 @@ REQUEST = {
     "justification": "The group moves its imaging there",
 }
 TO_BOB = {"grantee_type": "user", "grantee_id": "{bob}"}
+ARK_IDS = {"naan": "ark_naan", "name": "ark_name"}
 
 MATRIX: list[Row] = [
     Row("GET", "/health", public(200)),
@@ -222,6 +231,13 @@ MATRIX: list[Row] = [
     # 503 until a harvest orchestrator is configured: authorized, then refused for that.
     Row("POST", "/api/schedules/{item_id}/trigger", admin_item(503), ids={"item_id": "schedule"}),
     Row("GET", "/api/hooks/builtins", admin_list(200)),
+    Row("GET", "/api/hooks/plugins", admin_list(200)),
+    Row(
+        "POST",
+        "/api/hooks/dry-run",
+        admin_list(200),
+        json={"instrument_id": "{instrument}", "source_path": "run-1/image.tmp"},
+    ),
     *managed(
         "/api/hooks",
         "hook",
@@ -299,6 +315,9 @@ MATRIX: list[Row] = [
     ),
     Row("GET", "/api/transfers", signed_in(200)),
     Row("GET", "/api/transfers/{transfer_id}", alices(200, admin=200)),
+    # The ARK resolver, both ways of writing an ARK.
+    Row("GET", "/ark:/{naan}/{name}", alices_ark(200), ids=ARK_IDS),
+    Row("GET", "/ark:{naan}/{name}", alices_ark(200), ids=ARK_IDS),
     # Audit, notifications, instrument requests.
     Row("GET", "/api/admin/audit-logs", admin_list(200)),
     Row("GET", "/api/notifications", signed_in(200)),
@@ -471,8 +490,9 @@ async def build_world(
     )
 
     # Harvested data has no create API: the rows the harvester would write.
+    (file_ark,) = mint(1, naan="99999", shoulder="fk4")
     file = FileRecord(
-        persistent_id=f"ark:/99999/fk4{uuid.uuid4().hex[:10]}",
+        persistent_id=file_ark,
         instrument_id=uuid.UUID(ids["instrument"]),
         source_path="/run-1/image.tif",
         filename="image.tif",
@@ -485,6 +505,8 @@ async def build_world(
     notification = Notification(user_id=uuid.UUID(alice["id"]), title="Harvest finished")
     await insert(app, transfer, notification)
     ids.update(file=str(file.id), transfer=str(transfer.id), notification=str(notification.id))
+    ark = parse(file_ark)
+    ids.update(ark_naan=ark.naan, ark_name=ark.name)
     ids["file_grant"] = await create(
         f"/api/files/{ids['file']}/access",
         {"grantee_type": "user", "grantee_id": alice["id"]},

@@ -86,23 +86,25 @@ async def test_checksum_algorithms(tmp_path: Path, algorithm: str) -> None:
     assert await adapter.checksum(dst, "a", algorithm) == hasher.hexdigest()
 
 
+def _flip_a_byte_on_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What reaches the disk differs from what was read: a bit flip on the write path."""
+    write = os.pwrite
+
+    def flipping(fd: int, data: bytes | memoryview, offset: int) -> int:
+        damaged = bytearray(data)
+        damaged[len(damaged) // 2] ^= 0xFF
+        return write(fd, damaged, offset)
+
+    monkeypatch.setattr(os, "pwrite", flipping)
+
+
 async def test_corrupted_copy_is_never_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, adapter: NativeAdapter | RcloneAdapter
 ) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "data.bin").write_bytes(os.urandom(50_000))
     (tmp_path / "dst").mkdir()
-    original = local.hash_file
-
-    def flip_a_byte_first(
-        path: str | Path, algorithm: str, buffer: bytearray, size: int | None = None
-    ) -> str:
-        data = bytearray(Path(path).read_bytes())
-        data[100] ^= 0xFF
-        Path(path).write_bytes(bytes(data))
-        return original(path, algorithm, buffer, size)
-
-    monkeypatch.setattr(local, "hash_file", flip_a_byte_first)
+    _flip_a_byte_on_write(monkeypatch)
     monkeypatch.setattr(
         "streamweave.transfers.stores.LocalStore.checksum",
         lambda self, path, algorithm: _corrupt_then_hash(self, path, algorithm),
@@ -215,3 +217,98 @@ async def test_large_batches_run_in_worker_processes_with_progress(tmp_path: Pat
     assert isinstance(results[300].error, PathNotFound)
     assert seen[-1] == 1500 and seen == sorted(seen)
     assert len(list(destination.rglob("*.dat"))) == 1499
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> int:
+    """Pieces of 64 KiB: files of a few hundred KiB take the pipelined path."""
+    monkeypatch.setattr(local, "CHUNK_BYTES", 64 << 10)
+    return 64 << 10
+
+
+def _one_file(tmp_path: Path, data: bytes) -> tuple[Location, Location, Path]:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "dst").mkdir()
+    source = tmp_path / "src" / "big.raw"
+    source.write_bytes(data)
+    os.utime(source, ns=(1_600_000_000_123_456_789, 1_500_000_000_987_654_321))
+    return (
+        Location("local", str(tmp_path / "src")),
+        Location("posix", str(tmp_path / "dst")),
+        source,
+    )
+
+
+@pytest.mark.parametrize("pieces", [1, 5, 5.5])
+@pytest.mark.parametrize("algorithm", ["xxh3-128", "sha256"])
+async def test_large_files_are_pipelined_verified_with_their_mtime(
+    tmp_path: Path, small_chunks: int, pieces: float, algorithm: str
+) -> None:
+    data = os.urandom(int(small_chunks * pieces))
+    src, dst, source = _one_file(tmp_path, data)
+    [result] = await NativeAdapter().copy_batch(
+        src, dst, [CopyItem("big.raw", "big.raw", len(data))], algorithm=algorithm
+    )
+    expected = new_hasher(algorithm)
+    expected.update(data)
+    assert result.verified and result.source_checksum == expected.hexdigest()
+    copy = tmp_path / "dst" / "big.raw"
+    assert copy.read_bytes() == data
+    assert copy.stat().st_mtime_ns == source.stat().st_mtime_ns == 1_500_000_000_987_654_321
+    assert [p.name for p in (tmp_path / "dst").iterdir()] == ["big.raw"]
+
+
+async def test_pipelined_corruption_is_never_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: int
+) -> None:
+    src, dst, _ = _one_file(tmp_path, os.urandom(small_chunks * 4 + 10))
+    _flip_a_byte_on_write(monkeypatch)
+    [result] = await NativeAdapter().copy_batch(
+        src, dst, [CopyItem("big.raw", "big.raw")], algorithm="xxh3-128"
+    )
+    assert isinstance(result.error, ChecksumMismatch)
+    assert list((tmp_path / "dst").iterdir()) == []
+
+
+@pytest.mark.parametrize("change", ["truncate", "append"])
+async def test_source_changed_during_a_pipelined_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: int, change: str
+) -> None:
+    src, dst, source = _one_file(tmp_path, os.urandom(small_chunks * 6))
+    write = os.pwrite
+
+    def instrument_writes_meanwhile(fd: int, data: bytes | memoryview, offset: int) -> int:
+        if offset == small_chunks:
+            with open(source, "r+b") as handle:
+                if change == "truncate":
+                    handle.truncate(small_chunks * 2)
+                else:
+                    handle.seek(0, os.SEEK_END)
+                    handle.write(b"more")
+        return write(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", instrument_writes_meanwhile)
+    [result] = await NativeAdapter().copy_batch(
+        src, dst, [CopyItem("big.raw", "big.raw")], algorithm="xxh3-128"
+    )
+    assert isinstance(result.error, SourceChanged)
+    assert list((tmp_path / "dst").iterdir()) == []
+
+
+async def test_destination_full_during_a_pipelined_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: int
+) -> None:
+    src, dst, _ = _one_file(tmp_path, os.urandom(small_chunks * 8))
+    write = os.pwrite
+
+    def full_after_two_pieces(fd: int, data: bytes | memoryview, offset: int) -> int:
+        if offset >= 2 * small_chunks:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(fd, data, offset)
+
+    monkeypatch.setattr(os, "pwrite", full_after_two_pieces)
+    [result] = await NativeAdapter().copy_batch(
+        src, dst, [CopyItem("big.raw", "big.raw")], algorithm="xxh3-128"
+    )
+    assert isinstance(result.error, DestinationFull)
+    assert list((tmp_path / "dst").iterdir()) == []

@@ -20,6 +20,7 @@ import streamweave
 from streamweave.api.context import AppContext
 from streamweave.api.routers import (
     activity,
+    ark,
     auth,
     files,
     groups,
@@ -151,6 +152,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups.groups_router,
         groups.projects_router,
         files.router,
+        ark.router,
         activity.router,
     ):
         app.include_router(router)

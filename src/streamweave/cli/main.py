@@ -1,4 +1,4 @@
-"""`streamweave`: migrate, serve, manage users and encryption keys."""
+"""`streamweave`: migrate, serve, harvest, list files, manage users and encryption keys."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from streamweave.cli.harvest import files_app, harvest
 from streamweave.cli.simlab import simlab_app
 from streamweave.config import Settings, load_settings
 from streamweave.crypto import SecretBox, generate_key
@@ -24,6 +25,8 @@ keys_app = typer.Typer(help="Manage the keys that encrypt stored secrets.", no_a
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 app.add_typer(simlab_app, name="simlab")
+app.add_typer(files_app, name="files")
+app.command()(harvest)
 
 console = Console()
 err = Console(stderr=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from streamweave.db.bulk import insert_many
 from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
 from streamweave.db.positions import FILES_COUNTER, UNPLACED, claim_positions, renumber, reserve
 
@@ -29,16 +30,16 @@ async def add_files(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     first = last - len(rows) + 1
     for offset, row in enumerate(rows):
         row["seq"] = first + offset
-    for chunk in _chunks(rows):
-        await session.execute(insert(FileRecord), list(chunk))
+    for chunk in _chunks(rows, 10_000):
+        await insert_many(session, FileRecord, chunk)
     entries = [
         {"file_id": row["id"], "key": key[:200], "value": str(value)[:1000]}
         for row in rows
         for key, value in (row.get("metadata_") or {}).items()
         if isinstance(value, str | int | float | bool)
     ]
-    for chunk in _chunks(entries):
-        await session.execute(insert(FileMetadataEntry), list(chunk))
+    for chunk in _chunks(entries, 10_000):
+        await insert_many(session, FileMetadataEntry, chunk)
 
 
 async def grant_files(

@@ -13,10 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from streamweave.crypto import SecretBox
 from streamweave.db.models import Instrument, ServiceAccount, StorageLocation
 from streamweave.errors import InvalidInput
-from streamweave.transfers.base import Location
+from streamweave.transfers.base import Location, no_secrets
 
 
 def _decrypting(box: SecretBox, token: str | None) -> Any:
+    if token is None:
+        # Nothing to decrypt (local paths): the default keeps the Location picklable,
+        # which the native adapter's worker processes need.
+        return no_secrets
     return lambda: box.decrypt_json(token)
 
 

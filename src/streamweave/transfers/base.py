@@ -115,6 +115,11 @@ class Adapter(Protocol):
 
     def supports(self, source: Location, destination: Location) -> bool: ...
 
+    async def prepare(self) -> None:
+        """Get ready for batches (start worker processes...): called before listing,
+        so the start-up overlaps it. Does nothing for most adapters."""
+        ...
+
     def listing(self, location: Location) -> AsyncIterator[Entry]: ...
 
     async def copy_batch(
@@ -136,3 +141,8 @@ class Adapter(Protocol):
     async def test(self, location: Location) -> str: ...
 
     async def delete(self, location: Location, path: str) -> None: ...
+
+    async def rename(self, location: Location, path: str, new_path: str) -> None:
+        """Move a file within ``location``. Never replaces: ``DestinationExists`` when
+        something is at ``new_path``, ``PathNotFound`` when nothing is at ``path``."""
+        ...

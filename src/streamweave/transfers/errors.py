@@ -49,6 +49,10 @@ class PathNotFound(TransferError):
     """The file is not (or no longer) at the source."""
 
 
+class DestinationExists(TransferError):
+    """A move would replace a file that is already there."""
+
+
 # An item failing with one of these (after rclone's own low-level retries) means the
 # server is gone or refuses the account: the rest of a batch fails at once instead of
 # each file waiting out its own retries against a dead server.

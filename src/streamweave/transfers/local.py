@@ -1,10 +1,13 @@
 """Local and NFS paths: listing with scandir, and verified copies in one read.
 
-A copy reads the source once, hashing as it writes a temporary file next to the
-destination; the temporary file is flushed, re-read and hashed, and renamed to its
-final name only when both hashes agree. Flushing is batched: one ``syncfs`` per
-chunk of files instead of one ``fsync`` per file, then the renames, then one more
-``syncfs`` so the new names are durable too.
+A copy reads the source once, hashing what it writes to a temporary file next to the
+destination; the temporary file is re-read through the same descriptor and hashed, and
+renamed to its final name only when both hashes agree. Flushing is batched: one
+``syncfs`` per batch of files instead of one ``fsync`` per file, then the renames,
+then one more ``syncfs`` so the new names are durable too.
+
+Files larger than one buffer are pipelined: a second thread writes while the first
+reads and hashes the next piece and re-reads the pieces already written.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import mmap
 import os
 import secrets
 import stat
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import SimpleQueue
+from typing import NamedTuple
 
 from streamweave.transfers.base import CopyItem, CopyResult, Entry, Location
-from streamweave.transfers.checksums import new_hasher
+from streamweave.transfers.checksums import Hasher, new_hasher
 from streamweave.transfers.errors import (
     ChecksumMismatch,
+    DestinationExists,
     DestinationFull,
     LocationNotFound,
     PathNotFound,
@@ -33,6 +42,10 @@ from streamweave.transfers.errors import (
 )
 
 BUFFER_BYTES = 8 << 20
+# Copies move pieces this large: small enough for three in flight per worker, large
+# enough that the per-piece Python cost disappears next to the system calls.
+CHUNK_BYTES = 4 << 20
+PIPELINE_DEPTH = 3
 LIST_CHUNK = 2000
 TEMP_MARK = ".swpart-"
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -129,6 +142,23 @@ async def list_entries(location: Location) -> AsyncIterator[Entry]:
     await worker
 
 
+def move_without_replacing(source: Path, target: Path) -> None:
+    """Rename ``source`` to ``target`` unless ``target`` exists. A hard link then an
+    unlink: a crash in between leaves both names on the same bytes, never a loss."""
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except FileExistsError:
+        raise DestinationExists(f"{target.name} already exists") from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+            raise
+        if os.path.lexists(target):  # no hard links here: check, then rename
+            raise DestinationExists(f"{target.name} already exists") from None
+        os.rename(source, target)
+        return
+    os.unlink(source)
+
+
 def map_os_error(exc: OSError, what: str) -> TransferError:
     if isinstance(exc, TransferError):
         return exc
@@ -159,7 +189,7 @@ def hash_file(path: str | Path, algorithm: str, buffer: bytearray, size: int | N
     return hasher.hexdigest()
 
 
-def syncfs(path: Path) -> None:
+def syncfs(path: str | Path) -> None:
     """Flush the whole file system holding ``path``: one call for a batch of files."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -170,120 +200,294 @@ def syncfs(path: Path) -> None:
         os.close(fd)
 
 
-class _Pending:
-    __slots__ = ("result", "target", "temp")
+# What to copy: source and destination paths, relative to their locations' roots, and
+# the size the listing saw (None when not listed). Plain tuples: cheap to send to a
+# worker process.
+Job = tuple[str, str, int | None]
 
-    def __init__(self, result: CopyResult, target: str, temp: str) -> None:
-        self.result, self.target, self.temp = result, target, temp
+
+class Copied(NamedTuple):
+    """How one copy went: what a worker process sends back instead of a ``CopyResult``,
+    which costs several times more to pickle."""
+
+    bytes: int
+    source_checksum: str | None
+    dest_checksum: str | None
+    error: TransferError | None
+    started: float  # Unix time
+    finished: float
 
 
-def _write_hashing(
-    source: str, temp: str, algorithm: str, buffer: bytearray
-) -> tuple[int, str, os.stat_result]:
-    hasher = new_hasher(algorithm)
-    view = memoryview(buffer)
+def to_results(
+    items: Sequence[CopyItem], copied: Sequence[Copied], algorithm: str
+) -> list[CopyResult]:
+    return [
+        CopyResult(
+            item=item,
+            bytes=outcome.bytes,
+            algorithm=algorithm,
+            source_checksum=outcome.source_checksum,
+            dest_checksum=outcome.dest_checksum,
+            error=outcome.error,
+            started_at=datetime.fromtimestamp(outcome.started, UTC),
+            finished_at=datetime.fromtimestamp(outcome.finished, UTC),
+        )
+        for item, outcome in zip(items, copied, strict=True)
+    ]
+
+
+class _Buffers:
+    """One worker's buffers: the pieces read from sources, and the copy re-read.
+
+    Anonymous memory maps rather than bytearrays, which are zeroed when made: pages are
+    only provided when first touched, so a batch of small files costs a few pages, not
+    the 16 MiB a large file needs.
+    """
+
+    __slots__ = ("check", "pieces")
+
+    def __init__(self) -> None:
+        self.pieces = [memoryview(mmap.mmap(-1, CHUNK_BYTES)) for _ in range(PIPELINE_DEPTH)]
+        self.check = memoryview(mmap.mmap(-1, CHUNK_BYTES))
+
+
+class _Piece(NamedTuple):
+    buffer: memoryview  # a whole pipeline buffer, reused once the piece is written
+    length: int
+    offset: int
+
+
+def _read_into(fd: int, view: memoryview, offset: int) -> int:
+    """Fill ``view`` from ``offset``; short only where the file ends."""
     total = 0
+    while total < len(view):
+        count = os.preadv(fd, [view[total:]], offset + total)
+        if not count:
+            break
+        total += count
+    return total
+
+
+def _write_at(fd: int, view: memoryview, offset: int) -> None:
+    written = 0
+    while written < len(view):
+        written += os.pwrite(fd, view[written:], offset + written)
+
+
+def _digest(algorithm: str, data: memoryview) -> str:
+    hasher = new_hasher(algorithm)
+    hasher.update(data)
+    return hasher.hexdigest()
+
+
+def _copy_whole(
+    reader: int, writer: int, size: int, algorithm: str, buffers: _Buffers
+) -> tuple[int, str, str]:
+    """A file that fits one buffer: one read, one write, one re-read of the copy."""
+    data = buffers.pieces[0]
+    data = data[: _read_into(reader, data[:size], 0)]
+    _write_at(writer, data, 0)
+    check = buffers.check
+    check = check[: _read_into(writer, check[: len(data)], 0)]
+    return len(data), _digest(algorithm, data), _digest(algorithm, check)
+
+
+def _write_pieces(
+    writer: int, todo: SimpleQueue[_Piece | None], done: SimpleQueue[_Piece | BaseException]
+) -> None:
+    """The writing half of a pipelined copy: hands each piece back once it is written."""
+    try:
+        while (piece := todo.get()) is not None:
+            _write_at(writer, piece.buffer[: piece.length], piece.offset)
+            done.put(piece)
+    except BaseException as exc:  # re-raised by the reading thread, which would wait forever
+        done.put(exc)
+
+
+def _hash_written(
+    writer: int, done: SimpleQueue[_Piece | BaseException], hasher: Hasher, check: memoryview
+) -> memoryview:
+    """Wait for the next piece to be written and hash it as re-read from the copy; its
+    buffer is free again."""
+    piece = done.get()
+    if isinstance(piece, BaseException):
+        raise piece
+    hasher.update(check[: _read_into(writer, check[: piece.length], piece.offset)])
+    return piece.buffer
+
+
+def _copy_pipelined(
+    reader: int, writer: int, size: int, algorithm: str, buffers: _Buffers
+) -> tuple[int, str, str]:
+    """A large file: this thread reads and hashes the source, and re-reads and hashes the
+    copy, while a second thread writes: writing is the slowest step (the destination
+    allocates its pages), so it gets a thread to itself. Both threads run at once, as
+    system calls and the hashing of large buffers release the GIL."""
+    source_hasher, dest_hasher = new_hasher(algorithm), new_hasher(algorithm)
+    todo: SimpleQueue[_Piece | None] = SimpleQueue()
+    done: SimpleQueue[_Piece | BaseException] = SimpleQueue()
+    writing = threading.Thread(target=_write_pieces, args=(writer, todo, done), daemon=True)
+    writing.start()
+    free = list(buffers.pieces)
+    offset = 0
+    try:
+        while offset < size:
+            if not free:
+                free.append(_hash_written(writer, done, dest_hasher, buffers.check))
+            count = _read_into(reader, free[-1][: size - offset], offset)
+            if not count:
+                break  # the source got shorter: the caller sees it
+            buffer = free.pop()
+            source_hasher.update(buffer[:count])
+            todo.put(_Piece(buffer, count, offset))
+            offset += count
+        while len(free) < len(buffers.pieces):
+            free.append(_hash_written(writer, done, dest_hasher, buffers.check))
+    finally:
+        todo.put(None)
+        writing.join()
+    return offset, source_hasher.hexdigest(), dest_hasher.hexdigest()
+
+
+def _copy_one(
+    source: str, temp: str, listed: int | None, algorithm: str, buffers: _Buffers
+) -> tuple[int, str, str]:
+    """Copy ``source`` to the new file ``temp``, with ``source``'s mtime: the bytes
+    copied, the hash of what was read, the hash of the copy as re-read."""
     reader = os.open(source, os.O_RDONLY)
     try:
         before = os.fstat(reader)
-        writer = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        if listed is not None and listed != before.st_size:
+            raise SourceChanged(f"{source} is {before.st_size} bytes now, {listed} when listed")
+        writer = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
         try:
-            # A file that fits the buffer takes one read: asking for one byte more than
-            # its size and getting exactly its size also proves the end of the file.
-            first = view[: before.st_size + 1] if before.st_size < len(buffer) else view
-            count = os.readv(reader, [first])
-            while count:
-                chunk = view[:count]
-                hasher.update(chunk)
-                written = 0
-                while written < count:
-                    written += os.write(writer, chunk[written:])
-                total += count
-                if total == before.st_size and count < len(first):
-                    break
-                count = os.readv(reader, [buffer])
+            copy = _copy_whole if before.st_size <= CHUNK_BYTES else _copy_pipelined
+            length, source_checksum, dest_checksum = copy(
+                reader, writer, before.st_size, algorithm, buffers
+            )
+            after = os.fstat(reader)
+            if length != after.st_size or (after.st_size, after.st_mtime_ns) != (
+                before.st_size,
+                before.st_mtime_ns,
+            ):
+                raise SourceChanged(f"{source} changed while it was being copied")
+            os.utime(writer, ns=(after.st_atime_ns, after.st_mtime_ns))
         finally:
             os.close(writer)
-        after = os.fstat(reader)
     finally:
         os.close(reader)
-    if (after.st_size, after.st_mtime_ns) != (
-        before.st_size,
-        before.st_mtime_ns,
-    ) or total != after.st_size:
-        raise SourceChanged(f"{source} changed while it was being copied")
-    return total, hasher.hexdigest(), after
+    return length, source_checksum, dest_checksum
+
+
+class _Staged(NamedTuple):
+    """A verified copy under its temporary name, waiting for its batch's flush."""
+
+    position: int  # in the jobs of copy_files
+    temp: str
+    target: str
+    bytes: int
+    checksum: str
+    started: float
+
+
+class _Copier:
+    """One worker's copies: its buffers, the directories it made, its temporary names."""
+
+    def __init__(self, source: Location, destination: Location, algorithm: str) -> None:
+        self.source, self.destination, self.algorithm = source, destination, algorithm
+        self.source_root = os.path.abspath(source.root)
+        self.destination_root = os.path.abspath(destination.root)
+        if not os.path.isdir(self.destination_root):
+            raise LocationNotFound(
+                f"{destination.describe()}: {self.destination_root} does not exist"
+            )
+        new_hasher(algorithm)  # an unknown algorithm fails the batch before any file
+        self.buffers = _Buffers()
+        self.made: set[str] = set()
+        # One random token per worker, then a counter: unique names without a syscall each.
+        self.token = secrets.token_hex(4)
+        self.count = 0
+
+    def stage(self, index: int, job: Job) -> _Staged | Copied:
+        """Copy and verify one file under a temporary name, or say why it failed."""
+        started = time.time()
+        source_path, destination_path, listed = job
+        size, source_checksum, dest_checksum, temp = 0, None, None, None
+        try:
+            target = join(self.destination_root, destination_path, self.destination)
+            parent, name = target.rsplit("/", 1)
+            if parent not in self.made:
+                os.makedirs(parent, exist_ok=True)
+                self.made.add(parent)
+            self.count += 1
+            temp = f"{parent}/.{name}{TEMP_MARK}{self.token}{self.count:x}"
+            source = join(self.source_root, source_path, self.source)
+            size, source_checksum, dest_checksum = _copy_one(
+                source, temp, listed, self.algorithm, self.buffers
+            )
+            if dest_checksum != source_checksum:
+                raise ChecksumMismatch(
+                    f"{destination_path}: {self.algorithm} of the copy ({dest_checksum}) differs "
+                    f"from the source ({source_checksum})"
+                )
+            return _Staged(index, temp, target, size, source_checksum, started)
+        except (OSError, TransferError) as exc:
+            if temp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+            error = map_os_error(exc, source_path) if isinstance(exc, OSError) else exc
+            return Copied(size, source_checksum, dest_checksum, error, started, time.time())
+
+    def publish(self, staged: Sequence[_Staged], jobs: Sequence[Job]) -> list[Copied]:
+        """Flush the verified copies, give them their final names, flush the names."""
+        syncfs(self.destination_root)
+        errors: list[TransferError | None] = []
+        for entry in staged:
+            try:
+                os.replace(entry.temp, entry.target)
+                errors.append(None)
+            except OSError as exc:
+                errors.append(map_os_error(exc, jobs[entry.position][1]))
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.temp)
+        syncfs(self.destination_root)
+        finished = time.time()
+        return [
+            Copied(entry.bytes, entry.checksum, entry.checksum, error, entry.started, finished)
+            for entry, error in zip(staged, errors, strict=True)
+        ]
 
 
 def copy_files(
     source: Location,
     destination: Location,
-    items: Sequence[CopyItem],
+    jobs: Sequence[Job],
     algorithm: str,
-    on_done: Callable[[CopyResult], None],
-    chunk_files: int = 256,
-) -> list[CopyResult]:
-    """Verified local copies, in chunks sharing one flush; runs in a worker thread."""
-    buffer = bytearray(BUFFER_BYTES)
-    made: set[str] = set()
-    results: list[CopyResult] = []
-    # One random token per batch, then a counter: unique names without a syscall each.
-    batch_token = secrets.token_hex(4)
-    source_root = os.path.abspath(source.root)
-    destination_root = os.path.abspath(destination.root)
-    if not os.path.isdir(destination_root):
-        raise LocationNotFound(f"{destination.describe()}: {destination_root} does not exist")
-    for start in range(0, len(items), chunk_files):
-        pending: list[_Pending] = []
-        for number, item in enumerate(items[start : start + chunk_files], start):
-            result = CopyResult(item=item, algorithm=algorithm, started_at=datetime.now(UTC))
-            results.append(result)
-            temp: str | None = None
-            try:
-                src = join(source_root, item.source, source)
-                target = join(destination_root, item.destination, destination)
-                parent, name = os.path.split(target)
-                if parent not in made:
-                    os.makedirs(parent, exist_ok=True)
-                    made.add(parent)
-                temp = f"{parent}/.{name}{TEMP_MARK}{batch_token}{number:x}"
-                result.bytes, result.source_checksum, info = _write_hashing(
-                    src, temp, algorithm, buffer
-                )
-                if item.size is not None and item.size != result.bytes:
-                    raise SourceChanged(
-                        f"{item.source} is {result.bytes} bytes now, {item.size} when listed"
-                    )
-                os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
-                pending.append(_Pending(result, target, temp))
-            except (OSError, TransferError) as exc:
-                result.error = map_os_error(exc, item.source) if isinstance(exc, OSError) else exc
-                if temp is not None:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(temp)
-                result.finished_at = datetime.now(UTC)
-                on_done(result)
-        if not pending:
-            continue
-        syncfs(Path(destination_root))
-        for entry in pending:
-            result = entry.result
-            try:
-                result.dest_checksum = hash_file(entry.temp, algorithm, buffer, result.bytes)
-                if result.dest_checksum != result.source_checksum:
-                    raise ChecksumMismatch(
-                        f"{result.item.destination}: {algorithm} of the copy "
-                        f"({result.dest_checksum}) differs from the source "
-                        f"({result.source_checksum})"
-                    )
-                os.replace(entry.temp, entry.target)
-            except (OSError, TransferError) as exc:
-                result.error = (
-                    map_os_error(exc, result.item.destination) if isinstance(exc, OSError) else exc
-                )
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(entry.temp)
-            result.finished_at = datetime.now(UTC)
-            on_done(result)
-        syncfs(Path(destination_root))
-    return results
+    on_done: Callable[[int, Copied], None] | None = None,
+    batch_files: int = 256,
+) -> list[Copied]:
+    """Verified copies, in the order of ``jobs``; runs in a worker thread or process.
+
+    ``on_done(index, copied)`` hears of each file once it is final: failed, or flushed
+    under its final name.
+    """
+    copier = _Copier(source, destination, algorithm)
+    results: dict[int, Copied] = {}
+
+    def finish(index: int, copied: Copied) -> None:
+        results[index] = copied
+        if on_done is not None:
+            on_done(index, copied)
+
+    for start in range(0, len(jobs), batch_files):
+        staged: list[_Staged] = []
+        for index in range(start, min(start + batch_files, len(jobs))):
+            outcome = copier.stage(index, jobs[index])
+            if isinstance(outcome, _Staged):
+                staged.append(outcome)
+            else:
+                finish(index, outcome)
+        if staged:
+            for entry, copied in zip(staged, copier.publish(staged, jobs), strict=True):
+                finish(entry.position, copied)
+    return [results[index] for index in range(len(jobs))]

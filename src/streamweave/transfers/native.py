@@ -1,10 +1,11 @@
 """Local and NFS to local and NFS: verified copies without rclone.
 
 Each file goes through the tight loop of ``local.copy_files`` (one read of the
-source, hash while writing, batched flush, re-read, rename). For many files the
-Python per-file cost, not I/O, is the limit, and threads share one interpreter lock:
-large batches are cut into chunks run by a pool of worker processes (one per core,
-started once and kept), which also yields progress chunk by chunk.
+source, hashed as it is written, the copy re-read and hashed, batched flush, rename;
+large files pipelined over two threads). For many files the Python per-file cost,
+not I/O, is the limit, and threads share one interpreter lock: large batches are cut
+into chunks run by a pool of worker processes (one per core, started once and kept),
+which also yields progress chunk by chunk.
 """
 
 from __future__ import annotations
@@ -37,16 +38,19 @@ def _workers() -> int:
     return len(os.sched_getaffinity(0))
 
 
-def _ignore(_result: CopyResult) -> None:
-    return None
-
-
 @cache
 def _pool() -> ProcessPoolExecutor:
-    # forkserver: forking this (threaded, asyncio) process directly is unsafe.
+    # forkserver: forking this (threaded, asyncio) process directly is unsafe. Its
+    # workers would each import the main script again (for the `streamweave` console
+    # script: all of StreamWeave, a second of CPU each); preloaded in the server, it
+    # is imported once and every worker inherits it.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["streamweave.transfers.local"])
+    context.set_forkserver_preload(["__main__", "streamweave.transfers.local"])
     return ProcessPoolExecutor(max_workers=_workers(), mp_context=context)
+
+
+def _started() -> int:
+    return os.getpid()
 
 
 class NativeAdapter:
@@ -54,6 +58,15 @@ class NativeAdapter:
 
     def supports(self, source: Location, destination: Location) -> bool:
         return source.kind in LOCAL_KINDS and destination.kind in LOCAL_KINDS
+
+    async def prepare(self) -> None:
+        """Start the worker processes now, so they are ready when the first large
+        batch comes (the harvest calls this before it lists the source)."""
+        if _workers() < 2:
+            return
+        pool = _pool()
+        for _ in range(_workers()):
+            pool.submit(_started)
 
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
         async for entry in local.list_entries(location):
@@ -71,35 +84,40 @@ class NativeAdapter:
     ) -> list[CopyResult]:
         loop = asyncio.get_running_loop()
         state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
+        jobs = [(item.source, item.destination, item.size) for item in items]
 
-        def report(result: CopyResult) -> None:
-            if result.error:
+        def report(copied: local.Copied) -> None:
+            if copied.error:
                 state.files_failed += 1
             else:
                 state.files_done += 1
-            state.bytes_done += result.bytes
+            state.bytes_done += copied.bytes
             if progress:
                 progress(state)
 
         if len(items) < PROCESS_THRESHOLD or _workers() < 2:
 
-            def on_done(result: CopyResult) -> None:
-                loop.call_soon_threadsafe(report, result)
+            def on_done(_index: int, copied: local.Copied) -> None:
+                loop.call_soon_threadsafe(report, copied)
 
-            return await asyncio.to_thread(
-                local.copy_files, source, destination, items, algorithm, on_done
+            copied = await asyncio.to_thread(
+                local.copy_files, source, destination, jobs, algorithm, on_done
             )
+            return local.to_results(items, copied, algorithm)
 
-        async def run_chunk(chunk: Sequence[CopyItem]) -> list[CopyResult]:
+        async def run_chunk(start: int) -> list[CopyResult]:
+            end = start + CHUNK_FILES
             done = await loop.run_in_executor(
-                _pool(), local.copy_files, source, destination, chunk, algorithm, _ignore
+                _pool(), local.copy_files, source, destination, jobs[start:end], algorithm
             )
-            for result in done:
-                report(result)
-            return done
+            for copied in done:
+                report(copied)
+            # Here rather than at the end: the workers are still copying other chunks.
+            return local.to_results(items[start:end], done, algorithm)
 
-        chunks = [items[start : start + CHUNK_FILES] for start in range(0, len(items), CHUNK_FILES)]
-        parts = await asyncio.gather(*(run_chunk(chunk) for chunk in chunks))
+        parts = await asyncio.gather(
+            *(run_chunk(start) for start in range(0, len(jobs), CHUNK_FILES))
+        )
         return [result for part in parts for result in part]
 
     async def checksum(self, location: Location, path: str, algorithm: str) -> str:
@@ -132,5 +150,12 @@ class NativeAdapter:
     async def delete(self, location: Location, path: str) -> None:
         try:
             await asyncio.to_thread(local.resolve(location, path).unlink)
+        except OSError as exc:
+            raise local.map_os_error(exc, path) from None
+
+    async def rename(self, location: Location, path: str, new_path: str) -> None:
+        source, target = local.resolve(location, path), local.resolve(location, new_path)
+        try:
+            await asyncio.to_thread(local.move_without_replacing, source, target)
         except OSError as exc:
             raise local.map_os_error(exc, path) from None

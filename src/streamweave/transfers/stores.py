@@ -53,6 +53,8 @@ class Store(Protocol):
 
     async def delete(self, path: str) -> None: ...
 
+    async def exists(self, path: str) -> bool: ...
+
     async def checksum(self, path: str, algorithm: str) -> str: ...
 
 
@@ -107,6 +109,9 @@ class LocalStore:
             raise PathNotFound(f"{path}: no such file") from None
         except OSError as exc:
             raise map_os_error(exc, path) from None
+
+    async def exists(self, path: str) -> bool:
+        return await asyncio.to_thread(os.path.lexists, resolve(self.location, path))
 
     async def checksum(self, path: str, algorithm: str) -> str:
         hasher = new_hasher(algorithm)
@@ -222,6 +227,12 @@ class RcloneStore:
         await self.daemon.call(
             "operations/deletefile", self._what(path), fs=self.remote.fs(), remote=path
         )
+
+    async def exists(self, path: str) -> bool:
+        reply = await self.daemon.call(
+            "operations/stat", self._what(path), fs=self.remote.fs(), remote=path
+        )
+        return bool(reply.get("item"))
 
     async def checksum(self, path: str, algorithm: str) -> str:
         # No backend offers xxh3 or, for SMB and WebDAV, any hash: re-read what is there.

@@ -27,6 +27,7 @@ from streamweave.transfers.checksums import new_hasher
 from streamweave.transfers.errors import (
     BATCH_STOPPING,
     ChecksumMismatch,
+    DestinationExists,
     SourceChanged,
     TransferError,
 )
@@ -153,6 +154,9 @@ class RcloneAdapter:
         kinds = LOCAL_KINDS | REMOTE_KINDS
         return source.kind in kinds and destination.kind in kinds
 
+    async def prepare(self) -> None:
+        """Nothing to start ahead: each batch runs its own rclone daemon."""
+
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
         entries = (
             local.list_entries(location) if location.kind in LOCAL_KINDS else list_remote(location)
@@ -242,3 +246,9 @@ class RcloneAdapter:
     async def delete(self, location: Location, path: str) -> None:
         async with self._stores(location) as (store,):
             await store.delete(path)
+
+    async def rename(self, location: Location, path: str, new_path: str) -> None:
+        async with self._stores(location) as (store,):
+            if await store.exists(new_path):
+                raise DestinationExists(f"{new_path} already exists on {location.describe()}")
+            await store.replace(path, new_path)

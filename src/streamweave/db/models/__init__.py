@@ -10,6 +10,7 @@ from streamweave.db.models.files import (
     FileVersion,
     HarvestRun,
 )
+from streamweave.db.models.harvest import HarvestEntry, HarvestLease
 from streamweave.db.models.lab import (
     HarvestSchedule,
     HookConfig,
@@ -39,6 +40,8 @@ __all__ = [
     "FileVersion",
     "Group",
     "GroupMember",
+    "HarvestEntry",
+    "HarvestLease",
     "HarvestRun",
     "HarvestSchedule",
     "HookConfig",

@@ -153,7 +153,7 @@ class HarvestRun(IdMixin, Base):
     schedule_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("harvest_schedules.id"), index=True, default=None
     )
-    status: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    status: Mapped[str] = mapped_column(String(32), default="running", index=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     files_discovered: Mapped[int] = mapped_column(default=0)
@@ -161,6 +161,9 @@ class HarvestRun(IdMixin, Base):
     files_failed: Mapped[int] = mapped_column(default=0)
     files_skipped: Mapped[int] = mapped_column(default=0)
     files_waiting: Mapped[int] = mapped_column(default=0)
+    files_unchanged: Mapped[int] = mapped_column(default=0)
+    files_vanished: Mapped[int] = mapped_column(default=0)
+    files_permanently_failed: Mapped[int] = mapped_column(default=0)
     bytes_transferred: Mapped[int] = mapped_column(BigInteger, default=0)
     prefect_flow_run_id: Mapped[str | None] = mapped_column(String(64), default=None)
     error_message: Mapped[str | None] = mapped_column(Text, default=None)

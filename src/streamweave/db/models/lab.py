@@ -103,6 +103,8 @@ class HookConfig(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     trigger: Mapped[str] = mapped_column(String(32))
     implementation: Mapped[str] = mapped_column(String(32))
+    # The built-in's name, or the plugin's name when implementation is "plugin" (v0's
+    # column, kept so that v0 clients keep working).
     builtin_name: Mapped[str | None] = mapped_column(String(100), default=None)
     script_path: Mapped[str | None] = mapped_column(String(2000), default=None)
     webhook_url: Mapped[str | None] = mapped_column(String(2000), default=None)
@@ -113,3 +115,5 @@ class HookConfig(IdMixin, TimestampMixin, SoftDeleteMixin, Base):
     )
     priority: Mapped[int] = mapped_column(default=100)
     enabled: Mapped[bool] = mapped_column(default=True)
+    # When the hook fails on a file: true blocks the file, false lets it go on unchanged.
+    fail_closed: Mapped[bool] = mapped_column(default=False)

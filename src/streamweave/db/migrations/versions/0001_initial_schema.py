@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 15:57:54.632291
+Create Date: 2026-11-21 18:58:10.968392
 
 """
 
@@ -417,6 +417,21 @@ def upgrade() -> None:
         batch_op.create_index("ix_file_records_path", ["source_path", "seq"], unique=False)
 
     op.create_table(
+        "harvest_leases",
+        sa.Column("instrument_id", sa.Uuid(), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("harvest_run_id", sa.Uuid(), nullable=True),
+        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instrument_id"],
+            ["instruments.id"],
+            name=op.f("fk_harvest_leases_instrument_id_instruments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instrument_id", name=op.f("pk_harvest_leases")),
+    )
+    op.create_table(
         "harvest_schedules",
         sa.Column("instrument_id", sa.Uuid(), nullable=False),
         sa.Column("default_storage_location_id", sa.Uuid(), nullable=False),
@@ -471,6 +486,7 @@ def upgrade() -> None:
         sa.Column("instrument_id", sa.Uuid(), nullable=True),
         sa.Column("priority", sa.Integer(), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("fail_closed", sa.Boolean(), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -496,10 +512,10 @@ def upgrade() -> None:
     op.create_table(
         "instrument_access",
         sa.Column("instrument_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("grantee_type", sa.String(length=16), nullable=False),
         sa.Column("grantee_id", sa.Uuid(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
             ["instrument_id"],
             ["instruments.id"],
@@ -522,12 +538,12 @@ def upgrade() -> None:
     op.create_table(
         "file_access_grants",
         sa.Column("file_id", sa.Uuid(), nullable=False),
-        sa.Column("grantee_type", sa.String(length=16), nullable=False),
-        sa.Column("grantee_id", sa.Uuid(), nullable=False),
         sa.Column("file_seq", sa.BigInteger(), nullable=False),
         sa.Column("ordinal", sa.BigInteger(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("grantee_type", sa.String(length=16), nullable=False),
+        sa.Column("grantee_id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["file_id"],
             ["file_records.id"],
@@ -593,11 +609,78 @@ def upgrade() -> None:
         sa.UniqueConstraint("persistent_id", name=op.f("uq_file_versions_persistent_id")),
     )
     op.create_table(
+        "harvest_entries",
+        sa.Column("instrument_id", sa.Uuid(), nullable=False),
+        sa.Column("storage_location_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "source_path",
+            sa.String(length=4000).with_variant(
+                sa.String(length=4000, collation="C"), "postgresql"
+            ),
+            nullable=False,
+        ),
+        sa.Column("seen_size", sa.BigInteger(), nullable=False),
+        sa.Column("seen_mtime_us", sa.BigInteger(), nullable=True),
+        sa.Column("stable_since_us", sa.BigInteger(), nullable=False),
+        sa.Column("source_deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("state", sa.String(length=24), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_after", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("skip_rule", sa.Text(), nullable=True),
+        sa.Column("hooks_signature", sa.String(length=64), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("file_ark", sa.String(length=200), nullable=True),
+        sa.Column("version_ark", sa.String(length=200), nullable=True),
+        sa.Column("file_id", sa.Uuid(), nullable=True),
+        sa.Column("done_size", sa.BigInteger(), nullable=True),
+        sa.Column("done_mtime_us", sa.BigInteger(), nullable=True),
+        sa.Column("done_version", sa.Integer(), nullable=False),
+        sa.Column("done_path", sa.String(length=4000), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["file_id"],
+            ["file_records.id"],
+            name=op.f("fk_harvest_entries_file_id_file_records"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["instrument_id"],
+            ["instruments.id"],
+            name=op.f("fk_harvest_entries_instrument_id_instruments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["storage_location_id"],
+            ["storage_locations.id"],
+            name=op.f("fk_harvest_entries_storage_location_id_storage_locations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_harvest_entries")),
+        sa.UniqueConstraint(
+            "instrument_id",
+            "storage_location_id",
+            "source_path",
+            name=op.f("uq_harvest_entries_instrument_id_storage_location_id_source_path"),
+        ),
+    )
+    with op.batch_alter_table("harvest_entries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_harvest_entries_file_id"), ["file_id"], unique=False)
+        batch_op.create_index(
+            "ix_harvest_entries_state",
+            ["instrument_id", "storage_location_id", "state"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_harvest_entries_storage_location_id"),
+            ["storage_location_id"],
+            unique=False,
+        )
+
+    op.create_table(
         "harvest_runs",
         sa.Column("instrument_id", sa.Uuid(), nullable=False),
         sa.Column("storage_location_id", sa.Uuid(), nullable=False),
         sa.Column("schedule_id", sa.Uuid(), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=32), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("files_discovered", sa.Integer(), nullable=False),
@@ -605,6 +688,9 @@ def upgrade() -> None:
         sa.Column("files_failed", sa.Integer(), nullable=False),
         sa.Column("files_skipped", sa.Integer(), nullable=False),
         sa.Column("files_waiting", sa.Integer(), nullable=False),
+        sa.Column("files_unchanged", sa.Integer(), nullable=False),
+        sa.Column("files_vanished", sa.Integer(), nullable=False),
+        sa.Column("files_permanently_failed", sa.Integer(), nullable=False),
         sa.Column("bytes_transferred", sa.BigInteger(), nullable=False),
         sa.Column("prefect_flow_run_id", sa.String(length=64), nullable=True),
         sa.Column("error_message", sa.Text(), nullable=True),
@@ -723,6 +809,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_harvest_runs_instrument_id"))
 
     op.drop_table("harvest_runs")
+    with op.batch_alter_table("harvest_entries", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_harvest_entries_storage_location_id"))
+        batch_op.drop_index("ix_harvest_entries_state")
+        batch_op.drop_index(batch_op.f("ix_harvest_entries_file_id"))
+
+    op.drop_table("harvest_entries")
     op.drop_table("file_versions")
     with op.batch_alter_table("file_metadata_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_file_metadata_lookup")
@@ -749,6 +841,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_harvest_schedules_created_at"))
 
     op.drop_table("harvest_schedules")
+    op.drop_table("harvest_leases")
     with op.batch_alter_table("file_records", schema=None) as batch_op:
         batch_op.drop_index("ix_file_records_path")
         batch_op.drop_index(

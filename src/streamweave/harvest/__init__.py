@@ -1,0 +1,1 @@
+"""The harvest pipeline: discover, plan, transfer, verify, record (plain async Python)."""

@@ -1,0 +1,903 @@
+"""One harvest: an instrument's files into one storage location, verified and recorded.
+
+discover (one recursive listing) -> plan (one merge with the database) -> pre-transfer
+hooks -> identifiers -> transfer in batches (verified copies) -> post-transfer hooks ->
+record (one transaction per batch) -> summary.
+
+Crash safety comes from the order of things: a copy reaches its final name only once
+verified (the adapters), and the database learns of it in the batch's transaction
+afterwards. A run killed between the two leaves a verified file that the next run
+copies again onto itself and records, so there are neither losses nor duplicates. The
+lease keeps two harvests of one instrument from overlapping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import posixpath
+import shutil
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from streamweave.crypto import SecretBox
+from streamweave.db.models import (
+    FileTransfer,
+    FileVersion,
+    HarvestEntry,
+    HarvestRun,
+    Instrument,
+    StorageLocation,
+)
+from streamweave.errors import ConfigurationError
+from streamweave.harvest import lease, records
+from streamweave.harvest.layout import destination_folder, versioned_name
+from streamweave.harvest.plan import (
+    COMPLETED,
+    FAILED,
+    PENDING,
+    PERMANENTLY_FAILED,
+    SKIPPED,
+    Candidate,
+    Listed,
+    Plan,
+    Planner,
+    from_us,
+    to_us,
+)
+from streamweave.harvest.progress import HarvestSummary, Reporter, SilentReporter
+from streamweave.harvest.rules import Completion, CompletionRule
+from streamweave.hooks import FileFacts, HookChain
+from streamweave.identifiers import mint_unique
+from streamweave.services.catalog import add_files
+from streamweave.services.hook_specs import hook_specs_for
+from streamweave.services.locations import source_location, storage_location
+from streamweave.transfers import local
+from streamweave.transfers.base import Adapter, CopyItem, CopyResult, Location, Progress
+from streamweave.transfers.errors import DestinationExists, PathNotFound, TransferError
+from streamweave.transfers.registry import adapter_for
+from streamweave.transfers.streaming import LOCAL_KINDS
+
+CHECKSUM_COLUMNS = {"xxh3-128": "xxhash", "sha256": "sha256", "md5": "md5"}
+
+
+@dataclass(frozen=True)
+class HarvestOptions:
+    batch_files: int = 2000
+    batch_bytes: int = 4 << 30
+    retry_limit: int = 5
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 6 * 3600
+    lease_seconds: int = 600
+    concurrency: int = 8
+    dry_run: bool = False
+    flow_run_id: str | None = None
+    schedule_id: uuid.UUID | None = None
+    ark_naan: str = "99999"
+    ark_shoulder: str = "fk4"
+
+
+def sweep_temporaries(folder: Path) -> int:
+    """Remove StreamWeave's temporary copies below ``folder``; how many went."""
+    removed = 0
+    for directory, dirs, files in os.walk(folder):
+        for name in [*files, *dirs]:
+            if local.is_temp_name(name):
+                path = Path(directory, name)
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                    dirs.remove(name)
+                else:
+                    path.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+class _Pipelined:
+    """At most one batch being recorded in the background while the next is copied."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        self._task = asyncio.ensure_future(work)
+
+    async def drain(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+
+@dataclass
+class _Context:
+    instrument: Instrument
+    storage: StorageLocation
+    source: Location
+    destination: Location
+    adapter: Adapter
+    algorithm: str
+    chain: HookChain
+    run_id: uuid.UUID
+    holder: str
+    summary: HarvestSummary
+    progress: Progress = field(default_factory=Progress)
+
+
+class Harvest:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        box: SecretBox,
+        options: HarvestOptions | None = None,
+        reporter: Reporter | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.box = box
+        self.options = options or HarvestOptions()
+        self.reporter = reporter or SilentReporter()
+
+    async def run(self, instrument_id: uuid.UUID, storage_id: uuid.UUID) -> HarvestSummary:
+        started = time.monotonic()
+        async with self.sessions() as session:
+            instrument, storage = await _load(session, instrument_id, storage_id)
+            summary = HarvestSummary(None, instrument.name, storage.name)
+            if self.options.dry_run:
+                return await self._dry_run(session, instrument, storage, summary)
+            context = await self._start(session, instrument, storage, summary)
+        try:
+            await self._harvest(context)
+            summary.status = "completed" if not summary.failed else "completed_with_errors"
+        except BaseException as exc:
+            summary.status = "failed"
+            summary.errors.append(_message(exc))
+            raise
+        finally:
+            summary.seconds = time.monotonic() - started
+            await context.chain.aclose()
+            async with self.sessions() as session:
+                await self._finish(session, context)
+        return summary
+
+    async def _start(
+        self,
+        session: AsyncSession,
+        instrument: Instrument,
+        storage: StorageLocation,
+        summary: HarvestSummary,
+    ) -> _Context:
+        source = await source_location(session, instrument, self.box)
+        destination = storage_location(storage, self.box)
+        adapter = adapter_for(source, destination, _preferred(instrument))
+        chain = HookChain(await hook_specs_for(session, instrument.id, self.box))
+        run_id = uuid.uuid4()
+        holder = lease.holder_name()
+        interrupted = await lease.acquire(
+            session, instrument.id, holder, self.options.lease_seconds, run_id
+        )
+        if interrupted is not None:
+            await self._after_interruption(session, interrupted, instrument, destination)
+        session.add(
+            HarvestRun(
+                id=run_id,
+                instrument_id=instrument.id,
+                storage_location_id=storage.id,
+                schedule_id=self.options.schedule_id,
+                status="running",
+                prefect_flow_run_id=self.options.flow_run_id,
+            )
+        )
+        await session.commit()
+        summary.run_id = run_id
+        return _Context(
+            instrument,
+            storage,
+            source,
+            destination,
+            adapter,
+            storage.checksum_algorithm,
+            chain,
+            run_id,
+            holder,
+            summary,
+        )
+
+    async def _after_interruption(
+        self,
+        session: AsyncSession,
+        run_id: uuid.UUID,
+        instrument: Instrument,
+        destination: Location,
+    ) -> None:
+        """The run that held the lease stopped without finishing: say so on it, and
+        remove the temporary copies it left in this instrument's folder."""
+        run = await session.get(HarvestRun, run_id)
+        if run is not None and run.status == "running":
+            run.status = "failed"
+            run.finished_at = datetime.now(UTC)
+            run.error_message = "interrupted: the harvest stopped before it finished"
+        if destination.kind in LOCAL_KINDS:
+            folder = local.resolve(destination, destination_folder(instrument.name, instrument.id))
+            await asyncio.to_thread(sweep_temporaries, folder)
+
+    async def _harvest(self, context: _Context) -> None:
+        await context.adapter.prepare()
+        self.reporter.stage("listing")
+        listing = await _list(context.adapter, context.source)
+        context.summary.listed = len(listing)
+        now = datetime.now(UTC)
+        planner = self._planner(context.instrument, context.storage, context.chain, listing, now)
+        known = records.read_known(self.sessions, context.instrument.id, context.storage.id)
+        self.reporter.stage("transferring")
+        waiting: list[Candidate] = []
+        markers: list[Candidate] = []
+        recorder = _Pipelined()
+        try:
+            async for plan in planner.pages(listing, known):
+                await recorder.drain()  # one writer at a time (SQLite has one anyway)
+                candidates = await self._settle(context, plan, now)
+                self.reporter.planned(len(candidates), sum(c.size for c in candidates))
+                waiting += [c for c in candidates if not c.is_marker]
+                markers += [c for c in candidates if c.is_marker]
+                while batch := self._next_batch(waiting, final=False):
+                    await self._transfer(context, batch, recorder)
+            while batch := self._next_batch(waiting, final=True):
+                await self._transfer(context, batch, recorder)
+            await recorder.drain()
+            if markers:
+                ready = await self._ready_markers(context, markers)
+                await self._transfer(context, ready, recorder)
+        finally:
+            # Verified copies already made are recorded even when the run stops early.
+            await recorder.drain()
+
+    def _planner(
+        self,
+        instrument: Instrument,
+        storage: StorageLocation,
+        chain: HookChain,
+        listing: list[Listed],
+        now: datetime,
+    ) -> Planner:
+        rule = CompletionRule.from_config(instrument.completion_rule)
+        completion = Completion(rule, (f.path for f in listing), to_us(now) or 0)
+        return Planner(instrument.id, storage.id, completion, chain.pre_signature, now)
+
+    async def _settle(self, context: _Context, plan: Plan, now: datetime) -> list[Candidate]:
+        """Write one page of the plan with the pre-transfer hooks' verdicts on its
+        candidates, and mint their identifiers: what is left is ready to copy."""
+        _count(context.summary, plan)
+        kept, writes = await self._pre_hooks(context, plan.candidates)
+        await self._mint(kept)
+        async with self.sessions() as session:
+            await records.apply_plan(session, plan, now)
+            await writes.flush(session)
+            await lease.renew(
+                session, context.instrument.id, context.holder, self.options.lease_seconds
+            )
+            await session.commit()
+        return kept
+
+    def _next_batch(self, waiting: list[Candidate], *, final: bool) -> list[Candidate]:
+        """Take a batch off ``waiting`` once it is full (or whatever is left, at the end)."""
+        size = 0
+        for index, candidate in enumerate(waiting):
+            size += candidate.size
+            if index + 1 >= self.options.batch_files or size >= self.options.batch_bytes:
+                batch = waiting[: index + 1]
+                del waiting[: index + 1]
+                return batch
+        if final and waiting:
+            batch = waiting[:]
+            waiting.clear()
+            return batch
+        return []
+
+    async def _pre_hooks(
+        self, context: _Context, candidates: list[Candidate]
+    ) -> tuple[list[Candidate], EntryWrites]:
+        """Skips (the rule named, remembered with the hooks' signature), redirects, and
+        blocking failures; returns what is to be copied and the entry rows to write."""
+        folder = destination_folder(context.instrument.name, context.instrument.id)
+        outcomes = await context.chain.run_pre(
+            [_pre_facts(context.instrument, folder, c) for c in candidates]
+        )
+        kept: list[Candidate] = []
+        writes = EntryWrites(context)
+        for candidate, outcome in zip(candidates, outcomes, strict=True):
+            if outcome.blocked:
+                reason = "; ".join(f"{f.hook}: {f.message}" for f in outcome.failures)
+                writes.add(
+                    candidate,
+                    self._failure(context, candidate, f"a pre-transfer hook failed: {reason}"),
+                )
+            elif outcome.skip_rule is not None:
+                writes.add(
+                    candidate,
+                    {
+                        "state": SKIPPED,
+                        "skip_rule": outcome.skip_rule,
+                        "hooks_signature": context.chain.pre_signature,
+                    },
+                )
+                context.summary.skipped += 1
+            else:
+                candidate.destination = outcome.destination_path
+                candidate.metadata = dict(outcome.metadata)
+                kept.append(candidate)
+        return kept, writes
+
+    async def _mint(self, candidates: list[Candidate]) -> None:
+        """ARKs for new files and new versions, minted in bulk at discovery; they are
+        stored with the file's record in the batch's transaction."""
+        need_file = [c for c in candidates if c.file_ark is None]
+        need_version = [c for c in candidates if c.version_ark is None]
+        if not need_file and not need_version:
+            return
+        async with self.sessions() as session:
+            arks = await mint_unique(session, len(need_file) + len(need_version), self.options)
+        for candidate, ark in zip(need_file, arks, strict=False):
+            candidate.file_ark = ark
+        for candidate, ark in zip(need_version, arks[len(need_file) :], strict=True):
+            candidate.version_ark = ark
+
+    async def _ready_markers(self, context: _Context, markers: list[Candidate]) -> list[Candidate]:
+        """Markers whose run directory is otherwise complete; the others wait."""
+        ready = []
+        async with self.sessions() as session:
+            for marker in markers:
+                directory = posixpath.dirname(marker.path)
+                left = await records.unfinished_under(
+                    session, context.instrument.id, context.storage.id, directory, marker.path
+                )
+                if left:
+                    context.summary.waiting += 1
+                else:
+                    ready.append(marker)
+        return ready
+
+    async def _transfer(
+        self, context: _Context, batch: list[Candidate], recorder: _Pipelined
+    ) -> None:
+        """Copy a batch; its records are written while the next batch is copied."""
+        if not batch:
+            return
+        moved = await self._keep_previous_versions(context, batch)
+        items = [CopyItem(c.path, c.destination, c.size, from_us(c.mtime_us)) for c in batch]
+        before = Progress(
+            files_done=context.progress.files_done,
+            files_failed=context.progress.files_failed,
+            bytes_done=context.progress.bytes_done,
+        )
+
+        def progress(state: Progress) -> None:
+            self.reporter.progress(
+                before.files_done + state.files_done,
+                before.files_failed + state.files_failed,
+                before.bytes_done + state.bytes_done,
+            )
+
+        results = await context.adapter.copy_batch(
+            context.source,
+            context.destination,
+            items,
+            algorithm=context.algorithm,
+            concurrency=self.options.concurrency,
+            progress=progress,
+        )
+        context.progress.files_done += sum(1 for r in results if r.verified)
+        context.progress.files_failed += sum(1 for r in results if not r.verified)
+        context.progress.bytes_done += sum(r.bytes for r in results)
+        self.reporter.progress(
+            context.progress.files_done, context.progress.files_failed, context.progress.bytes_done
+        )
+        await recorder.drain()
+        recorder.start(self._record(context, batch, results, moved))
+
+    async def _record(
+        self,
+        context: _Context,
+        batch: list[Candidate],
+        results: list[CopyResult],
+        moved: list[tuple[Candidate, str]],
+    ) -> None:
+        """Post-transfer hooks, then the batch's records in one transaction."""
+        verified = [(c, r) for c, r in zip(batch, results, strict=True) if r.verified]
+        outcomes = await context.chain.run_post(
+            [self._post_facts(context, c, r) for c, r in verified]
+        )
+        async with self.sessions() as session:
+            await Recorder(self, context, session).record(batch, results, verified, outcomes, moved)
+            await lease.renew(
+                session, context.instrument.id, context.holder, self.options.lease_seconds
+            )
+            await session.commit()
+
+    async def _keep_previous_versions(
+        self, context: _Context, batch: list[Candidate]
+    ) -> list[tuple[Candidate, str]]:
+        """Move each superseded version aside under its versioned name, before the new one
+        takes its place. A move already done by an interrupted run is not an error."""
+        moved = []
+        for candidate in batch:
+            if candidate.version < 2 or candidate.previous_path != candidate.destination:
+                continue
+            target = versioned_name(candidate.destination, candidate.version - 1)
+            # Already moved by an interrupted run: the versioned name keeps what it holds.
+            with contextlib.suppress(PathNotFound, DestinationExists):
+                await context.adapter.rename(context.destination, candidate.destination, target)
+            moved.append((candidate, target))
+        return moved
+
+    def _post_facts(self, context: _Context, candidate: Candidate, result: CopyResult) -> FileFacts:
+        local_copy = None
+        if context.destination.kind in LOCAL_KINDS:
+            root = posixpath.normpath(context.destination.root)
+            local_copy = posixpath.join(root, candidate.destination)
+        return FileFacts(
+            source_path=candidate.path,
+            size=result.bytes,
+            mtime=from_us(candidate.mtime_us),
+            destination_path=candidate.destination,
+            metadata=dict(candidate.metadata),
+            instrument_id=str(context.instrument.id),
+            instrument_name=context.instrument.name,
+            persistent_id=candidate.file_ark,
+            checksum=result.source_checksum,
+            checksum_algorithm=context.algorithm,
+            local_copy=local_copy,
+        )
+
+    def _failure(self, context: _Context, candidate: Candidate, message: str) -> dict[str, Any]:
+        """The entry's state after a failed attempt: retried later with backoff, or
+        flagged once it has failed ``retry_limit`` times in a row."""
+        attempts = candidate.attempts + 1
+        final = attempts >= self.options.retry_limit
+        delay = min(
+            self.options.retry_base_seconds * 2 ** (attempts - 1), self.options.retry_max_seconds
+        )
+        context.summary.failed += 1
+        context.summary.permanently_failed += final
+        if len(context.summary.errors) < 20:
+            context.summary.errors.append(f"{candidate.path}: {message}")
+        return {
+            "state": PERMANENTLY_FAILED if final else FAILED,
+            "attempts": attempts,
+            "retry_after": None if final else datetime.now(UTC) + timedelta(seconds=delay),
+            "last_error": message[:4000],
+        }
+
+    async def _finish(self, session: AsyncSession, context: _Context) -> None:
+        summary = context.summary
+        run = await session.get(HarvestRun, context.run_id)
+        if run is not None:
+            run.status = summary.status
+            run.finished_at = datetime.now(UTC)
+            run.files_discovered = summary.listed
+            run.files_completed = summary.completed
+            run.files_failed = summary.failed
+            run.files_skipped = summary.skipped
+            run.files_waiting = summary.waiting + summary.retry_later
+            run.files_unchanged = summary.unchanged
+            run.files_vanished = summary.vanished
+            run.files_permanently_failed = summary.permanently_failed
+            run.bytes_transferred = summary.bytes
+            run.error_message = "\n".join(summary.errors)[:8000] or None
+        instrument = await session.get(Instrument, context.instrument.id)
+        if instrument is not None and summary.status != "failed":
+            instrument.last_harvested_at = datetime.now(UTC)
+        await records.audit(
+            session,
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "entity_type": "harvest_run",
+                    "entity_id": context.run_id,
+                    "action": "harvest",
+                    "changes": {
+                        "instrument": summary.instrument,
+                        "storage": summary.storage,
+                        "status": summary.status,
+                        "completed": summary.completed,
+                        "failed": summary.failed,
+                        "bytes": summary.bytes,
+                    },
+                    "created_at": datetime.now(UTC),
+                }
+            ],
+        )
+        await session.commit()
+        await lease.release(session, context.instrument.id, context.holder)
+
+    async def _dry_run(
+        self,
+        session: AsyncSession,
+        instrument: Instrument,
+        storage: StorageLocation,
+        summary: HarvestSummary,
+    ) -> HarvestSummary:
+        """What a harvest would do now, changing nothing (no lease, no rows, no copies)."""
+        source = await source_location(session, instrument, self.box)
+        destination = storage_location(storage, self.box)
+        adapter = adapter_for(source, destination, _preferred(instrument))
+        chain = HookChain(await hook_specs_for(session, instrument.id, self.box))
+        try:
+            listing = await _list(adapter, source)
+            summary.listed = len(listing)
+            now = datetime.now(UTC)
+            planner = self._planner(instrument, storage, chain, listing, now)
+            known = records.read_known(self.sessions, instrument.id, storage.id)
+            folder = destination_folder(instrument.name, instrument.id)
+            async for plan in planner.pages(listing, known):
+                _count(summary, plan)
+                outcomes = await chain.run_pre(
+                    [_pre_facts(instrument, folder, c) for c in plan.candidates]
+                )
+                for candidate, outcome in zip(plan.candidates, outcomes, strict=True):
+                    if outcome.skip_rule is not None:
+                        summary.skipped += 1
+                    elif not outcome.blocked:
+                        summary.completed += 1  # would be copied
+                        summary.bytes += candidate.size
+            summary.status = "dry_run"
+        finally:
+            await chain.aclose()
+        return summary
+
+
+class EntryWrites:
+    """Harvest entry rows to write: inserted for files seen for the first time (their
+    row is written with their first outcome), updated for the others."""
+
+    def __init__(self, context: _Context) -> None:
+        self.context = context
+        self.inserts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+
+    def add(self, candidate: Candidate, changes: dict[str, Any]) -> None:
+        if not candidate.is_new:
+            self.updates.append({"id": candidate.entry_id, **changes})
+            return
+        self.inserts.append(
+            {
+                "id": candidate.entry_id,
+                "instrument_id": self.context.instrument.id,
+                "storage_location_id": self.context.storage.id,
+                "source_path": candidate.path,
+                "seen_size": candidate.size,
+                "seen_mtime_us": candidate.mtime_us,
+                "stable_since_us": candidate.stable_since_us,
+                "state": PENDING,
+                "file_ark": candidate.file_ark,
+                "version_ark": candidate.version_ark,
+                **changes,
+            }
+        )
+        candidate.is_new = False
+
+    async def flush(self, session: AsyncSession) -> None:
+        await records.insert_rows(session, HarvestEntry, self.inserts)
+        await records.update_entries(session, self.updates)
+        self.inserts, self.updates = [], []
+
+
+class Recorder:
+    """One batch's records, in the caller's transaction: one statement per kind of row."""
+
+    def __init__(self, harvest: Harvest, context: _Context, session: AsyncSession) -> None:
+        self.harvest = harvest
+        self.context = context
+        self.session = session
+        self.now = datetime.now(UTC)
+        self.column = CHECKSUM_COLUMNS[context.algorithm]
+
+    async def record(
+        self,
+        batch: list[Candidate],
+        results: list[CopyResult],
+        verified: list[tuple[Candidate, CopyResult]],
+        outcomes: Sequence[Any],
+        moved: list[tuple[Candidate, str]],
+    ) -> None:
+        context = self.context
+        post = {id(c): o for (c, _), o in zip(verified, outcomes, strict=True)}
+        good: list[tuple[Candidate, CopyResult, Any]] = []
+        failed: list[tuple[Candidate, CopyResult, str]] = []
+        for candidate, result in zip(batch, results, strict=True):
+            outcome = post.get(id(candidate))
+            if outcome is None:
+                failed.append((candidate, result, _message(result.error) or "not verified"))
+            elif outcome.blocked:
+                reason = "; ".join(f"{f.hook}: {f.message}" for f in outcome.failures)
+                failed.append((candidate, result, f"a post-transfer hook failed: {reason}"))
+            else:
+                good.append((candidate, result, outcome))
+        new_files = {id(c) for c in batch if c.file_id is None}
+        for candidate in batch:
+            candidate.file_id = candidate.file_id or uuid.uuid4()
+        version_ids = await self._files_and_versions(good, failed, new_files)
+        # Before this batch's transfers exist: only earlier ones point at the old name.
+        await records.move_previous_versions(
+            self.session, [(c.file_id, c.destination, target) for c, target in moved if c.file_id]
+        )
+        await records.insert_rows(
+            self.session, FileTransfer, self._transfers(batch, results, post, version_ids)
+        )
+        await self._access(good)
+        writes = EntryWrites(context)
+        for candidate, _, _ in good:
+            writes.add(candidate, self._completed_entry(candidate))
+        for candidate, _, message in failed:
+            changes = self.harvest._failure(context, candidate, message)
+            writes.add(candidate, {**changes, "file_id": candidate.file_id})
+        await writes.flush(self.session)
+        await records.audit(self.session, self._audit_rows(good, failed))
+        context.summary.completed += len(good)
+        context.summary.bytes += sum(r.bytes for r in results)
+
+    async def _files_and_versions(
+        self,
+        good: list[tuple[Candidate, CopyResult, Any]],
+        failed: list[tuple[Candidate, CopyResult, str]],
+        new_files: set[int],
+    ) -> dict[int, uuid.UUID]:
+        """File records (new ones inserted whole; a file whose first attempt failed
+        gets one too, at version 0, so its failed transfer is on record), content
+        versions, and the flat metadata copy. Returns each candidate's version id."""
+        existing = [c.file_id for c, _, _ in good if id(c) not in new_files and c.file_id]
+        latest = await records.latest_versions(self.session, existing)
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        versions: list[dict[str, Any]] = []
+        metadata: dict[uuid.UUID, dict[str, Any]] = {}
+        ids: dict[int, uuid.UUID] = {}
+        for candidate, result, outcome in good:
+            assert candidate.file_id is not None
+            current = latest.get(candidate.file_id)
+            same = (
+                current is not None
+                and current.size_bytes == result.bytes
+                and getattr(current, self.column) == result.source_checksum
+            )
+            if current is not None and same:
+                candidate.version, ids[id(candidate)] = current.version, current.id
+            else:
+                candidate.version = current.version + 1 if current else 1
+                ids[id(candidate)] = uuid.uuid4()
+                versions.append(self._version_row(candidate, result, ids[id(candidate)]))
+            values = self._record_values(candidate, result, dict(outcome.metadata))
+            metadata[candidate.file_id] = values["metadata_"]
+            if id(candidate) in new_files:
+                inserts.append(self._new_record(candidate, values))
+            else:
+                updates.append({"id": candidate.file_id, **values})
+        for candidate, _, _ in failed:
+            if id(candidate) in new_files:
+                inserts.append(self._new_record(candidate, {"current_version": 0}))
+        await add_files(self.session, inserts)
+        await records.update_file_records(self.session, updates)
+        await records.insert_rows(self.session, FileVersion, versions)
+        inserted = {row["id"] for row in inserts}
+        await records.replace_metadata_entries(
+            self.session, {k: v for k, v in metadata.items() if k not in inserted}
+        )
+        return ids
+
+    def _version_row(
+        self, candidate: Candidate, result: CopyResult, version_id: uuid.UUID
+    ) -> dict[str, Any]:
+        return {
+            "id": version_id,
+            "file_id": candidate.file_id,
+            "version": candidate.version,
+            "persistent_id": candidate.version_ark,
+            "size_bytes": result.bytes,
+            "source_mtime": from_us(candidate.mtime_us),
+            self.column: result.source_checksum,
+            "discovered_at": self.now,
+        }
+
+    def _record_values(
+        self, candidate: Candidate, result: CopyResult, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        checksums: dict[str, str | None] = {"xxhash": None, "sha256": None, "md5": None}
+        checksums[self.column] = result.source_checksum
+        return {
+            "size_bytes": result.bytes,
+            "source_mtime": from_us(candidate.mtime_us),
+            **checksums,
+            "current_version": candidate.version,
+            "metadata_": metadata,
+            "source_deleted_at": None,
+            "updated_at": self.now,
+        }
+
+    def _new_record(self, candidate: Candidate, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": candidate.file_id,
+            "persistent_id": candidate.file_ark,
+            "persistent_id_type": "ark",
+            "instrument_id": self.context.instrument.id,
+            "source_path": candidate.path,
+            "filename": posixpath.basename(candidate.path),
+            "size_bytes": candidate.size,
+            "source_mtime": from_us(candidate.mtime_us),
+            "first_discovered_at": self.now,
+            "updated_at": self.now,
+            "metadata_": {},
+            **values,
+        }
+
+    def _transfers(
+        self,
+        batch: list[Candidate],
+        results: list[CopyResult],
+        post: dict[int, Any],
+        version_ids: dict[int, uuid.UUID],
+    ) -> list[dict[str, Any]]:
+        context = self.context
+        rows = []
+        for candidate, result in zip(batch, results, strict=True):
+            outcome = post.get(id(candidate))
+            notes = [_message(result.error)] if result.error else []
+            if outcome is not None:
+                notes += [f"{f.hook}: {f.message}" for f in outcome.failures]
+            rows.append(
+                {
+                    "id": uuid.uuid4(),
+                    "file_id": candidate.file_id,
+                    "file_version_id": version_ids.get(id(candidate)),
+                    "storage_location_id": context.storage.id,
+                    "harvest_run_id": context.run_id,
+                    "destination_path": candidate.destination,
+                    "transfer_adapter": context.adapter.name,
+                    "status": "completed" if id(candidate) in version_ids else "failed",
+                    "attempt": candidate.attempts + 1,
+                    "bytes_transferred": result.bytes,
+                    "checksum_algorithm": context.algorithm,
+                    "source_checksum": result.source_checksum,
+                    "dest_checksum": result.dest_checksum,
+                    "checksum_verified": result.verified,
+                    "started_at": result.started_at,
+                    "completed_at": result.finished_at,
+                    "error_message": "; ".join(notes) or None,
+                    "prefect_flow_run_id": self.harvest.options.flow_run_id,
+                    "created_at": self.now,
+                }
+            )
+        return rows
+
+    async def _access(self, good: list[tuple[Candidate, CopyResult, Any]]) -> None:
+        wanted = {(g.grantee_type, g.value) for _, _, o in good for g in o.grants}
+        if not wanted:
+            return
+        resolved = await records.resolve_grantees(self.session, wanted)
+        grants: dict[tuple[str, uuid.UUID], list[uuid.UUID]] = defaultdict(list)
+        errors = self.context.summary.errors
+        for candidate, _, outcome in good:
+            for request in outcome.grants:
+                grantee = resolved.get((request.grantee_type, request.value))
+                if grantee is None:
+                    note = f"access assignment: no {request.grantee_type} {request.value!r}"
+                    if note not in errors and len(errors) < 20:
+                        errors.append(note)
+                    continue
+                assert candidate.file_id is not None
+                grants[(request.grantee_type, grantee)].append(candidate.file_id)
+        await records.grant(self.session, grants)
+
+    def _completed_entry(self, candidate: Candidate) -> dict[str, Any]:
+        return {
+            "state": COMPLETED,
+            "attempts": 0,
+            "retry_after": None,
+            "last_error": None,
+            "skip_rule": None,
+            "file_id": candidate.file_id,
+            "file_ark": candidate.file_ark,
+            "done_size": candidate.size,
+            "done_mtime_us": candidate.mtime_us,
+            "done_version": candidate.version,
+            "done_path": candidate.destination,
+            "version_ark": None,
+        }
+
+    def _audit_rows(
+        self,
+        good: list[tuple[Candidate, CopyResult, Any]],
+        failed: list[tuple[Candidate, CopyResult, str]],
+    ) -> list[dict[str, Any]]:
+        """One audit entry per batch: the file, version and transfer rows are the
+        per-file trail, and the entry ties them to the run that wrote them."""
+        if not good and not failed:
+            return []
+        created = [c for c, _, _ in good if c.version == 1]
+        return [
+            {
+                "id": uuid.uuid4(),
+                "entity_type": "harvest_run",
+                "entity_id": self.context.run_id,
+                "action": "record",
+                "changes": {
+                    "instrument": self.context.instrument.name,
+                    "storage": self.context.storage.name,
+                    "files_created": len(created),
+                    "versions_added": len(good) - len(created),
+                    "failed": len(failed),
+                    "bytes": sum(r.bytes for _, r, _ in good),
+                    "paths": sorted(c.path for c, _, _ in [*good, *failed])[:3],
+                },
+                "created_at": self.now,
+            }
+        ]
+
+
+async def _load(
+    session: AsyncSession, instrument_id: uuid.UUID, storage_id: uuid.UUID
+) -> tuple[Instrument, StorageLocation]:
+    instrument = await session.get(Instrument, instrument_id)
+    if instrument is None or instrument.deleted_at is not None:
+        raise ConfigurationError("the instrument does not exist or was deleted")
+    if not instrument.enabled:
+        raise ConfigurationError(f"instrument {instrument.name!r} is disabled; enable it first")
+    storage = await session.get(StorageLocation, storage_id)
+    if storage is None or storage.deleted_at is not None:
+        raise ConfigurationError("the storage location does not exist or was deleted")
+    if not storage.enabled:
+        raise ConfigurationError(f"storage location {storage.name!r} is disabled; enable it first")
+    return instrument, storage
+
+
+def _preferred(instrument: Instrument) -> str | None:
+    """The adapter an instrument asks for; "rclone", v0's default, means the fastest
+    built-in for the pair."""
+    return None if instrument.transfer_adapter == "rclone" else instrument.transfer_adapter
+
+
+def _pre_facts(instrument: Instrument, folder: str, candidate: Candidate) -> FileFacts:
+    return FileFacts(
+        source_path=candidate.path,
+        size=candidate.size,
+        mtime=from_us(candidate.mtime_us),
+        destination_path=f"{folder}/{candidate.path}",
+        metadata={},
+        instrument_id=str(instrument.id),
+        instrument_name=instrument.name,
+        persistent_id=candidate.file_ark,
+    )
+
+
+def _count(summary: HarvestSummary, plan: Plan) -> None:
+    summary.new += plan.new
+    summary.unchanged += plan.unchanged
+    summary.waiting += plan.waiting
+    summary.retry_later += plan.retry_later
+    summary.skipped += plan.skipped
+    summary.permanently_failed += plan.permanently_failed
+    summary.vanished += len(plan.vanished_entries)
+
+
+async def _list(adapter: Adapter, source: Location) -> list[Listed]:
+    listing = [
+        Listed(entry.path, entry.size, to_us(entry.mtime))
+        async for entry in adapter.listing(source)
+        if not entry.is_dir
+    ]
+    listing.sort(key=lambda f: f.path)
+    return listing
+
+
+def _message(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    if isinstance(exc, TransferError):
+        return f"{type(exc).__name__}: {exc}"
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,253 @@
+"""The harvest's reads and writes, in bulk: a few statements per batch, none per file."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from streamweave.db.bulk import insert_many
+from streamweave.db.models import (
+    AuditLog,
+    FileMetadataEntry,
+    FileRecord,
+    FileTransfer,
+    FileVersion,
+    Group,
+    HarvestEntry,
+    Project,
+    User,
+)
+from streamweave.harvest.plan import Known, Plan
+from streamweave.services.catalog import grant_files
+
+CHUNK = 2000
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+async def read_known(
+    sessions: async_sessionmaker[AsyncSession],
+    instrument_id: uuid.UUID,
+    storage_id: uuid.UUID,
+    page: int = 5000,
+) -> AsyncIterator[Sequence[Known]]:
+    """Every entry of this instrument and storage, in path order, a page per query (by
+    key, so the caller can write between pages without a cursor held open). Ids come
+    raw: a re-harvest reads every row and converts almost none."""
+    e = HarvestEntry
+    query = (
+        select(
+            type_coerce(e.id, String).label("id"),
+            e.source_path.label("path"),
+            e.seen_size,
+            e.seen_mtime_us,
+            e.stable_since_us,
+            e.source_deleted_at.is_not(None).label("deleted"),
+            e.state,
+            e.attempts,
+            e.retry_after,
+            e.hooks_signature,
+            type_coerce(e.file_id, String).label("file_id"),
+            e.done_size,
+            e.done_mtime_us,
+            e.done_version,
+            e.done_path,
+            e.file_ark,
+            e.version_ark,
+        )
+        .where(e.instrument_id == instrument_id, e.storage_location_id == storage_id)
+        .order_by(e.source_path)
+        .limit(page)
+    )
+    after: str | None = None
+    while True:
+        async with sessions() as session:
+            paged = query if after is None else query.where(e.source_path > after)
+            rows = (await session.execute(paged)).all()
+        if rows:
+            yield cast(Sequence[Known], rows)
+        if len(rows) < page:
+            return
+        after = rows[-1].path
+
+
+async def apply_plan(session: AsyncSession, plan: Plan, now: datetime) -> None:
+    for part in chunks(plan.inserts):
+        await session.execute(insert(HarvestEntry), list(part))
+    await update_entries(session, plan.updates)
+    for part in chunks(plan.vanished_entries):
+        await session.execute(
+            update(HarvestEntry).where(HarvestEntry.id.in_(part)).values(source_deleted_at=now)
+        )
+    for part in chunks(plan.vanished_files):
+        await session.execute(
+            update(FileRecord).where(FileRecord.id.in_(part)).values(source_deleted_at=now)
+        )
+
+
+async def update_entries(session: AsyncSession, updates: Sequence[dict[str, Any]]) -> None:
+    """Per-row changes by primary key: SQLAlchemy groups the rows by the columns they
+    change and sends each group as one executemany statement."""
+    for part in chunks(updates):
+        await session.execute(update(HarvestEntry), list(part))
+
+
+async def insert_rows(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
+    for part in chunks(rows, 10_000):
+        await insert_many(session, model, part)
+
+
+async def update_file_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Current size, mtime, checksums, version and metadata of harvested files."""
+    for part in chunks(rows):
+        await session.execute(update(FileRecord), list(part))
+
+
+async def replace_metadata_entries(
+    session: AsyncSession, metadata: dict[uuid.UUID, dict[str, Any]]
+) -> None:
+    """The flat (key, value) copy that metadata filters search, for these files."""
+    ids = list(metadata)
+    for part in chunks(ids):
+        await session.execute(delete(FileMetadataEntry).where(FileMetadataEntry.file_id.in_(part)))
+    rows = [
+        {"file_id": file_id, "key": key[:200], "value": str(value)[:1000]}
+        for file_id, values in metadata.items()
+        for key, value in values.items()
+        if isinstance(value, str | int | float | bool)
+    ]
+    await insert_rows(session, FileMetadataEntry, rows)
+
+
+async def move_previous_versions(
+    session: AsyncSession, moves: Sequence[tuple[uuid.UUID, str, str]]
+) -> None:
+    """Completed transfers of a file's previous version now point at its versioned name.
+
+    ``moves``: (file id, old destination path, new destination path)."""
+    table = cast(Table, FileTransfer.__table__)
+    statement = (
+        update(table)
+        .where(
+            table.c.file_id == bindparam("moved_file"),
+            table.c.destination_path == bindparam("old_path"),
+            table.c.status == "completed",
+        )
+        .values(destination_path=bindparam("new_path"))
+    )
+    params = [{"moved_file": f, "old_path": old, "new_path": new} for f, old, new in moves]
+    for part in chunks(params):
+        await session.execute(statement, list(part))
+
+
+async def resolve_grantees(
+    session: AsyncSession, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], uuid.UUID]:
+    """(grantee type, id or e-mail or name) -> id of a live user, group or project; one
+    query per grantee type. Names and e-mails match case-insensitively."""
+    by_type: dict[str, set[str]] = defaultdict(set)
+    for grantee_type, value in wanted:
+        by_type[grantee_type].add(value)
+    found: dict[tuple[str, str], uuid.UUID] = {}
+    for grantee_type, values in by_type.items():
+        model: Any = {"user": User, "group": Group, "project": Project}.get(grantee_type)
+        if model is None:
+            continue
+        label = model.email if model is User else model.name
+        ids = {i for i in map(_as_uuid, values) if i is not None}
+        names = {v.lower() for v in values if _as_uuid(v) is None}
+        query = select(model.id, label).where(
+            or_(model.id.in_(ids), func.lower(label).in_(names)), model.deleted_at.is_(None)
+        )
+        if model is User:
+            query = query.where(model.is_active.is_(True))
+        keys = {v.lower(): v for v in values}
+        keys.update({str(i): v for v in values if (i := _as_uuid(v)) is not None})
+        for row_id, row_label in await session.execute(query):
+            for key in (str(row_id), str(row_label).lower()):
+                if key in keys:
+                    found[(grantee_type, keys[key])] = row_id
+    return found
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+async def grant(session: AsyncSession, grants: dict[tuple[str, uuid.UUID], list[uuid.UUID]]) -> int:
+    added = 0
+    for (grantee_type, grantee_id), file_ids in grants.items():
+        added += await grant_files(session, grantee_type, grantee_id, file_ids)
+    return added
+
+
+async def audit(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    await insert_rows(session, AuditLog, rows)
+
+
+async def unfinished_under(
+    session: AsyncSession,
+    instrument_id: uuid.UUID,
+    storage_id: uuid.UUID,
+    directory: str,
+    marker_path: str,
+) -> int:
+    """How many files below ``directory`` are not done (the marker's own entry aside)."""
+    e = HarvestEntry
+    prefix = f"{directory}/" if directory else ""
+    query = select(func.count()).where(
+        e.instrument_id == instrument_id,
+        e.storage_location_id == storage_id,
+        e.source_path != marker_path,
+        e.source_deleted_at.is_(None),
+        e.state.not_in(("completed", "skipped")),
+    )
+    if prefix:
+        query = query.where(e.source_path.startswith(prefix, autoescape=True))
+    return int(await session.scalar(query) or 0)
+
+
+async def latest_versions(
+    session: AsyncSession, file_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, FileVersion]:
+    found: dict[uuid.UUID, FileVersion] = {}
+    for part in chunks(list(file_ids)):
+        latest = (
+            select(FileVersion.file_id, func.max(FileVersion.version).label("version"))
+            .where(FileVersion.file_id.in_(part))
+            .group_by(FileVersion.file_id)
+            .subquery()
+        )
+        rows = await session.scalars(
+            select(FileVersion).join(
+                latest,
+                (FileVersion.file_id == latest.c.file_id)
+                & (FileVersion.version == latest.c.version),
+            )
+        )
+        for version in rows:
+            found[version.file_id] = version
+    return found
