@@ -52,7 +52,6 @@ from streamweave.harvest.plan import (
     Plan,
     Planner,
     from_us,
-    to_us,
 )
 from streamweave.harvest.progress import HarvestSummary, Reporter, SilentReporter
 from streamweave.harvest.rules import Completion, CompletionRule
@@ -62,7 +61,14 @@ from streamweave.services.catalog import add_files
 from streamweave.services.hook_specs import hook_specs_for
 from streamweave.services.locations import source_location, storage_location
 from streamweave.transfers import local
-from streamweave.transfers.base import Adapter, CopyItem, CopyResult, Location, Progress
+from streamweave.transfers.base import (
+    Adapter,
+    CopyItem,
+    CopyResult,
+    Location,
+    Progress,
+    microseconds,
+)
 from streamweave.transfers.errors import DestinationExists, PathNotFound, TransferError
 from streamweave.transfers.registry import adapter_for
 from streamweave.transfers.streaming import LOCAL_KINDS
@@ -268,7 +274,7 @@ class Harvest:
         now: datetime,
     ) -> Planner:
         rule = CompletionRule.from_config(instrument.completion_rule)
-        completion = Completion(rule, (f.path for f in listing), to_us(now) or 0)
+        completion = Completion(rule, (f.path for f in listing), microseconds(now) or 0)
         return Planner(instrument.id, storage.id, completion, chain.pre_signature, now)
 
     async def _settle(self, context: _Context, plan: Plan, now: datetime) -> list[Candidate]:
@@ -277,13 +283,14 @@ class Harvest:
         _count(context.summary, plan)
         kept, writes = await self._pre_hooks(context, plan.candidates)
         await self._mint(kept)
-        async with self.sessions() as session:
-            await records.apply_plan(session, plan, now)
-            await writes.flush(session)
-            await lease.renew(
-                session, context.instrument.id, context.holder, self.options.lease_seconds
-            )
-            await session.commit()
+        if plan.has_writes or writes.inserts or writes.updates:
+            async with self.sessions() as session:
+                await records.apply_plan(session, plan, now)
+                await writes.flush(session)
+                await lease.renew(
+                    session, context.instrument.id, context.holder, self.options.lease_seconds
+                )
+                await session.commit()
         return kept
 
     def _next_batch(self, waiting: list[Candidate], *, final: bool) -> list[Candidate]:
@@ -886,13 +893,7 @@ def _count(summary: HarvestSummary, plan: Plan) -> None:
 
 
 async def _list(adapter: Adapter, source: Location) -> list[Listed]:
-    listing = [
-        Listed(entry.path, entry.size, to_us(entry.mtime))
-        async for entry in adapter.listing(source)
-        if not entry.is_dir
-    ]
-    listing.sort(key=lambda f: f.path)
-    return listing
+    return await adapter.index(source)
 
 
 def _message(exc: BaseException | None) -> str:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from streamweave.harvest.rules import Completion
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
+from streamweave.transfers.base import EPOCH, MICROSECOND, IndexEntry, microseconds
 
 WAITING = "waiting"
 PENDING = "pending"
@@ -27,20 +25,12 @@ PERMANENTLY_FAILED = "permanently_failed"
 SKIPPED = "skipped"
 
 
-def to_us(moment: datetime | None) -> int | None:
-    """Exact microseconds since the epoch (no float rounding: equal in, equal out)."""
-    return None if moment is None else (moment - EPOCH) // MICROSECOND
-
-
 def from_us(value: int | None) -> datetime | None:
     return None if value is None else EPOCH + value * MICROSECOND
 
 
-@dataclass(slots=True)
-class Listed:
-    path: str
-    size: int
-    mtime_us: int | None
+# A listed file: (path, size, mtime in microseconds), as the adapter indexed it.
+Listed = IndexEntry
 
 
 class Known(Protocol):
@@ -81,6 +71,12 @@ class Known(Protocol):
     def file_ark(self) -> str | None: ...
     @property
     def version_ark(self) -> str | None: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
+# Positions in a Known row (the column order of ``records.read_known``).
+_SEEN_SIZE, _SEEN_MTIME, _DELETED, _STATE, _DONE_SIZE, _DONE_MTIME = 2, 3, 5, 6, 11, 12
 
 
 def as_uuid(value: Any) -> uuid.UUID:
@@ -124,6 +120,10 @@ class Plan:
     permanently_failed: int = 0
     skipped: int = 0
 
+    @property
+    def has_writes(self) -> bool:
+        return bool(self.inserts or self.updates or self.vanished_entries)
+
 
 class Planner:
     def __init__(
@@ -139,7 +139,7 @@ class Planner:
         self.completion = completion
         self.signature = signature
         self.now = now
-        self.now_us = to_us(now) or 0
+        self.now_us = microseconds(now) or 0
         self.plan = Plan()
 
     async def pages(
@@ -207,14 +207,15 @@ class Planner:
             )
             return
         seen = (listed.size, listed.mtime_us)
+        # The common case of a re-harvest, decided first and by position: attribute
+        # access on a row costs more than the rest of the comparison.
         if (
-            known.state == COMPLETED
-            and seen
-            == (known.done_size, known.done_mtime_us)
-            == (known.seen_size, known.seen_mtime_us)
-            and not known.deleted
+            known[_STATE] == COMPLETED
+            and seen == (known[_DONE_SIZE], known[_DONE_MTIME])
+            and seen == (known[_SEEN_SIZE], known[_SEEN_MTIME])
+            and not known[_DELETED]
         ):
-            plan.unchanged += 1  # the common case of a re-harvest, decided first
+            plan.unchanged += 1
             return
         changes: dict[str, Any] = {}
         moved = seen != (known.seen_size, known.seen_mtime_us)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from streamweave.transfers.errors import TransferError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 
 
 def no_secrets() -> Mapping[str, Any]:
@@ -64,6 +67,26 @@ class Entry:
     size: int
     mtime: datetime
     is_dir: bool = False
+
+
+class IndexEntry(NamedTuple):
+    """One file in an index: what a harvest compares, and nothing more per file."""
+
+    path: str
+    size: int
+    mtime_us: int | None  # microseconds since the epoch; None when the server has none
+
+
+def index_of(entries: list[Entry]) -> list[IndexEntry]:
+    """An index built from a listing (adapters with no faster way)."""
+    found = [IndexEntry(e.path, e.size, microseconds(e.mtime)) for e in entries if not e.is_dir]
+    found.sort()
+    return found
+
+
+def microseconds(moment: datetime | None) -> int | None:
+    """Exact microseconds since the epoch (no float rounding: equal in, equal out)."""
+    return None if moment is None else (moment - EPOCH) // MICROSECOND
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,11 @@ class Adapter(Protocol):
         ...
 
     def listing(self, location: Location) -> AsyncIterator[Entry]: ...
+
+    async def index(self, location: Location) -> list[IndexEntry]:
+        """Every file (not directory) as (path, size, mtime in microseconds since the
+        epoch), sorted by path: what a harvest compares with what it remembers."""
+        ...
 
     async def copy_batch(
         self,

@@ -28,7 +28,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import NamedTuple
 
-from streamweave.transfers.base import CopyItem, CopyResult, Entry, Location
+from streamweave.transfers.base import CopyItem, CopyResult, Entry, IndexEntry, Location
 from streamweave.transfers.checksums import Hasher, new_hasher
 from streamweave.transfers.errors import (
     ChecksumMismatch,
@@ -109,6 +109,32 @@ def walk(root: Path) -> Iterator[Entry]:
                         yield Entry(relative, info.st_size, _mtime(info.st_mtime_ns))
         except PermissionError:
             raise PermissionDenied(f"cannot list {root / prefix}: permission denied") from None
+
+
+def scan(root: Path) -> list[IndexEntry]:
+    """Every file below ``root`` as (path, size, mtime in microseconds), sorted: the
+    index a harvest diffs, without an Entry or a datetime per file."""
+    if not root.is_dir():
+        raise LocationNotFound(f"{root} does not exist or is not a directory")
+    found: list[IndexEntry] = []
+    stack = [""]
+    while stack:
+        prefix = stack.pop()
+        try:
+            with os.scandir(root / prefix if prefix else root) as entries:
+                for entry in entries:
+                    if is_temp_name(entry.name):
+                        continue
+                    relative = f"{prefix}/{entry.name}" if prefix else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(relative)
+                    elif entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        found.append(IndexEntry(relative, info.st_size, info.st_mtime_ns // 1000))
+        except PermissionError:
+            raise PermissionDenied(f"cannot list {root / prefix}: permission denied") from None
+    found.sort()
+    return found
 
 
 async def list_entries(location: Location) -> AsyncIterator[Entry]:

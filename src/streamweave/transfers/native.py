@@ -23,6 +23,7 @@ from streamweave.transfers.base import (
     CopyItem,
     CopyResult,
     Entry,
+    IndexEntry,
     Location,
     Progress,
     ProgressCallback,
@@ -71,6 +72,9 @@ class NativeAdapter:
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
         async for entry in local.list_entries(location):
             yield entry
+
+    async def index(self, location: Location) -> list[IndexEntry]:
+        return await asyncio.to_thread(local.scan, local.resolve(location, ""))
 
     async def copy_batch(
         self,

@@ -19,9 +19,11 @@ from streamweave.transfers.base import (
     CopyItem,
     CopyResult,
     Entry,
+    IndexEntry,
     Location,
     Progress,
     ProgressCallback,
+    index_of,
 )
 from streamweave.transfers.checksums import new_hasher
 from streamweave.transfers.errors import (
@@ -156,6 +158,11 @@ class RcloneAdapter:
 
     async def prepare(self) -> None:
         """Nothing to start ahead: each batch runs its own rclone daemon."""
+
+    async def index(self, location: Location) -> list[IndexEntry]:
+        if location.kind in LOCAL_KINDS:
+            return await asyncio.to_thread(local.scan, local.resolve(location, ""))
+        return index_of([entry async for entry in list_remote(location)])
 
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
         entries = (
