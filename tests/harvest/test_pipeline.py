@@ -307,3 +307,66 @@ async def test_harvest_refuses_a_deleted_or_disabled_instrument(lab: LocalLab) -
         await session.commit()
     with pytest.raises(ConfigurationError, match="disabled"):
         await lab.harvest()
+
+
+async def set_cleanup(lab: LocalLab, hours: float | None) -> None:
+    from streamweave.db.models import Instrument
+
+    async with lab.sessions() as session:
+        row = await session.get(Instrument, lab.instrument_id)
+        assert row is not None
+        row.transfer_config = None if hours is None else {"source_cleanup_after_hours": hours}
+        await session.commit()
+
+
+LATE = b"copied in the run that cleans up: removed once verified"
+
+
+async def test_source_cleanup_removes_only_verified_files_and_audits(lab: LocalLab) -> None:
+    fill(lab, {"a.raw": b"a", "b.raw": b"b"})
+    await lab.harvest()
+    assert tree(lab.source) == {"a.raw": b"a", "b.raw": b"b"}  # off by default
+
+    await set_cleanup(lab, 1)
+    await lab.harvest()
+    assert len(tree(lab.source)) == 2  # copied less than an hour ago: kept
+
+    await set_cleanup(lab, 0)
+    lab.write("c.raw", LATE)
+    summary = await lab.harvest()
+    assert summary.cleaned == 3 and tree(lab.source) == {}
+    assert tree(lab.destination) == {"a.raw": b"a", "b.raw": b"b", "c.raw": LATE}
+    audited = await lab.rows(select(AuditLog).where(AuditLog.action == "source_cleanup"))
+    assert sorted(a.changes["source_path"] for a in audited) == ["a.raw", "b.raw", "c.raw"]
+    records = await lab.rows(select(FileRecord))
+    assert all(r.source_deleted_at is not None for r in records)
+    assert (await lab.harvest()).vanished == 0  # removed on purpose, not vanished
+
+
+async def test_source_cleanup_waits_for_every_scheduled_storage(lab: LocalLab) -> None:
+    from streamweave.db.models import HarvestSchedule, StorageLocation
+
+    async with lab.sessions() as session:
+        other = StorageLocation(name="mirror", type="posix", base_path=str(lab.storage_root))
+        session.add(other)
+        await session.flush()
+        session.add(
+            HarvestSchedule(
+                instrument_id=lab.instrument_id,
+                default_storage_location_id=other.id,
+                cron_expression="0 * * * *",
+            )
+        )
+        await session.commit()
+    await set_cleanup(lab, 0)
+    fill(lab, {"a.raw": b"a"})
+    summary = await lab.harvest()
+    assert summary.cleaned == 0 and tree(lab.source) == {"a.raw": b"a"}
+
+
+async def test_a_bad_cleanup_setting_is_a_configuration_error(lab: LocalLab) -> None:
+    from streamweave.errors import ConfigurationError
+
+    await set_cleanup(lab, -1)
+    with pytest.raises(ConfigurationError, match="source_cleanup_after_hours"):
+        await lab.harvest()

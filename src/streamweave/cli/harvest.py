@@ -175,6 +175,7 @@ def _print_summary(summary: Any) -> None:
         ("waiting to retry", summary.retry_later),
         ("unchanged", summary.unchanged),
         ("gone from the source", summary.vanished),
+        ("removed from the instrument (clean-up)", summary.cleaned),
     ]
     for label, count in rows:
         table.add_row(label, str(count))

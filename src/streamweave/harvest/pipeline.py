@@ -39,7 +39,7 @@ from streamweave.db.models import (
     StorageLocation,
 )
 from streamweave.errors import ConfigurationError
-from streamweave.harvest import lease, records
+from streamweave.harvest import cleanup, lease, records
 from streamweave.harvest.layout import destination_folder, versioned_name
 from streamweave.harvest.plan import (
     COMPLETED,
@@ -180,6 +180,7 @@ class Harvest:
         storage: StorageLocation,
         summary: HarvestSummary,
     ) -> _Context:
+        cleanup.cleanup_after(instrument.transfer_config)  # a bad setting stops here
         source = await source_location(session, instrument, self.box)
         destination = storage_location(storage, self.box)
         adapter = adapter_for(source, destination, _preferred(instrument))
@@ -264,6 +265,27 @@ class Harvest:
         finally:
             # Verified copies already made are recorded even when the run stops early.
             await recorder.drain()
+        await self._clean_source(context)
+
+    async def _clean_source(self, context: _Context) -> None:
+        """Remove harvested files from the instrument, when it is configured to."""
+        age = cleanup.cleanup_after(context.instrument.transfer_config)
+        if age is None:
+            return
+        self.reporter.stage("cleaning the instrument")
+        async with self.sessions() as session:
+            removals = await cleanup.due(
+                session, context.instrument.id, context.storage.id, age, datetime.now(UTC)
+            )
+            context.summary.cleaned = await cleanup.remove(
+                session,
+                context.adapter,
+                context.source,
+                removals,
+                context.run_id,
+                context.summary.errors,
+            )
+            await session.commit()
 
     def _planner(
         self,
@@ -814,6 +836,7 @@ class Recorder:
             "done_mtime_us": candidate.mtime_us,
             "done_version": candidate.version,
             "done_path": candidate.destination,
+            "done_at": self.now,
             "version_ark": None,
         }
 

@@ -46,6 +46,7 @@ class HarvestSummary:
     failed: int = 0
     permanently_failed: int = 0
     vanished: int = 0
+    cleaned: int = 0
     bytes: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)

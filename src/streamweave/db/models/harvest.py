@@ -60,6 +60,7 @@ class HarvestEntry(IdMixin, Base):
     done_mtime_us: Mapped[int | None] = mapped_column(BigInteger, default=None)
     done_version: Mapped[int] = mapped_column(default=0)
     done_path: Mapped[str | None] = mapped_column(String(4000), default=None)
+    done_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

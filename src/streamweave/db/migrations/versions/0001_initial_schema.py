@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 18:58:10.968392
+Create Date: 2026-11-21 19:41:05.294212
 
 """
 
@@ -636,6 +636,7 @@ def upgrade() -> None:
         sa.Column("done_mtime_us", sa.BigInteger(), nullable=True),
         sa.Column("done_version", sa.Integer(), nullable=False),
         sa.Column("done_path", sa.String(length=4000), nullable=True),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
