@@ -370,3 +370,20 @@ async def test_a_bad_cleanup_setting_is_a_configuration_error(lab: LocalLab) -> 
     await set_cleanup(lab, -1)
     with pytest.raises(ConfigurationError, match="source_cleanup_after_hours"):
         await lab.harvest()
+
+
+async def test_names_a_folding_storage_would_merge_fail_instead_of_overwriting(
+    lab: LocalLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As if the storage were SMB (case-insensitive): the posix one here keeps both, so
+    what is checked is that the second name is refused, never copied over the first."""
+    monkeypatch.setattr("streamweave.harvest.pipeline.FOLDING_KINDS", frozenset({"posix"}))
+    nfc, nfd = (unicodedata.normalize(form, "Müller.csv") for form in ("NFC", "NFD"))
+    fill(lab, {"Data.txt": b"upper", "data.txt": b"lower", nfc: b"nfc", nfd: b"nfd"})
+    summary = await lab.harvest(retry_base_seconds=0)
+    assert (summary.completed, summary.failed) == (2, 2)
+    assert all("DestinationCollision" in e for e in summary.errors)
+    assert len(tree(lab.destination)) == 2
+
+    again = await lab.harvest(retry_base_seconds=0)
+    assert (again.completed, again.failed) == (0, 2)  # the first copies are remembered

@@ -19,6 +19,7 @@ import os
 import posixpath
 import shutil
 import time
+import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Coroutine, Sequence
@@ -73,6 +74,9 @@ from streamweave.transfers.errors import DestinationExists, PathNotFound, Transf
 from streamweave.transfers.registry import adapter_for
 from streamweave.transfers.streaming import LOCAL_KINDS
 
+# Storage kinds whose servers fold names: SMB (Samba and Windows compare names without
+# case; clients may send either Unicode form).
+FOLDING_KINDS = frozenset({"cifs"})
 CHECKSUM_COLUMNS = {"xxh3-128": "xxhash", "sha256": "sha256", "md5": "md5"}
 
 
@@ -136,6 +140,8 @@ class _Context:
     holder: str
     summary: HarvestSummary
     progress: Progress = field(default_factory=Progress)
+    # Folded destination -> source path, for storage that folds names.
+    folded: dict[str, str] = field(default_factory=dict)
 
 
 class Harvest:
@@ -362,7 +368,37 @@ class Harvest:
                 candidate.destination = outcome.destination_path
                 candidate.metadata = dict(outcome.metadata)
                 kept.append(candidate)
+        if context.destination.kind in FOLDING_KINDS:
+            kept = await self._without_collisions(context, kept, writes)
         return kept, writes
+
+    async def _without_collisions(
+        self, context: _Context, candidates: list[Candidate], writes: EntryWrites
+    ) -> list[Candidate]:
+        """On storage that folds names (SMB: case-insensitive), two source files whose
+        destinations differ only in case or Unicode form would become one file, the
+        second copy replacing the first. The second one fails instead, with the reason."""
+        keys = {_folded(c.destination) for c in candidates}
+        async with self.sessions() as session:
+            taken = await records.destinations_folding_to(
+                session, context.instrument.id, context.storage.id, keys, _folded
+            )
+        kept = []
+        for candidate in candidates:
+            key = _folded(candidate.destination)
+            owner = context.folded.get(key) or taken.get(key)
+            if owner is not None and owner != candidate.path:
+                message = (
+                    f"DestinationCollision: on {context.storage.name} {candidate.destination!r} "
+                    f"would be the same file as the copy of {owner!r} (the names differ only "
+                    "in case or Unicode form); rename one at the source or redirect it with "
+                    "a file filter hook"
+                )
+                writes.add(candidate, self._failure(context, candidate, message))
+                continue
+            context.folded[key] = candidate.path
+            kept.append(candidate)
+        return kept
 
     async def _mint(self, candidates: list[Candidate]) -> None:
         """ARKs for new files and new versions, minted in bulk at discovery; they are
@@ -884,6 +920,10 @@ async def _load(
     if not storage.enabled:
         raise ConfigurationError(f"storage location {storage.name!r} is disabled; enable it first")
     return instrument, storage
+
+
+def _folded(path: str) -> str:
+    return unicodedata.normalize("NFC", path).casefold()
 
 
 def _preferred(instrument: Instrument) -> str | None:

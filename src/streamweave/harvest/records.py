@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -251,4 +252,30 @@ async def latest_versions(
         )
         for version in rows:
             found[version.file_id] = version
+    return found
+
+
+async def destinations_folding_to(
+    session: AsyncSession,
+    instrument_id: uuid.UUID,
+    storage_id: uuid.UUID,
+    keys: set[str],
+    fold: Callable[[str], str],
+) -> dict[str, str]:
+    """Folded destination -> source path, for files already harvested whose destination
+    folds to one of ``keys``. The database narrows by lower case, ``fold`` decides."""
+    e = HarvestEntry
+    found: dict[str, str] = {}
+    # Stored paths are in whichever Unicode form the source used: ask for both.
+    forms = {unicodedata.normalize(form, key) for key in keys for form in ("NFC", "NFD")}
+    for part in chunks(sorted(forms)):
+        rows = await session.execute(
+            select(e.source_path, e.done_path).where(
+                e.instrument_id == instrument_id,
+                e.storage_location_id == storage_id,
+                func.lower(e.done_path).in_(part),
+            )
+        )
+        for source_path, done_path in rows:
+            found[fold(done_path)] = source_path
     return found
