@@ -88,8 +88,9 @@ def _mtime(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, UTC)
 
 
-def walk(root: Path) -> Iterator[Entry]:
-    """Every directory and file below ``root`` (no temporary copies of ours)."""
+def _tree(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """(relative path, lstat) of every directory and regular file below ``root``,
+    StreamWeave's temporary copies left out; symlinks are never followed."""
     if not root.is_dir():
         raise LocationNotFound(f"{root} does not exist or is not a directory")
     stack = [""]
@@ -104,35 +105,29 @@ def walk(root: Path) -> Iterator[Entry]:
                     info = entry.stat(follow_symlinks=False)
                     if stat.S_ISDIR(info.st_mode):
                         stack.append(relative)
-                        yield Entry(relative, 0, _mtime(info.st_mtime_ns), is_dir=True)
+                        yield relative, info
                     elif stat.S_ISREG(info.st_mode):
-                        yield Entry(relative, info.st_size, _mtime(info.st_mtime_ns))
+                        yield relative, info
         except PermissionError:
             raise PermissionDenied(f"cannot list {root / prefix}: permission denied") from None
+
+
+def walk(root: Path) -> Iterator[Entry]:
+    """Every directory and file below ``root``."""
+    for relative, info in _tree(root):
+        is_dir = stat.S_ISDIR(info.st_mode)
+        size = 0 if is_dir else info.st_size
+        yield Entry(relative, size, _mtime(info.st_mtime_ns), is_dir=is_dir)
 
 
 def scan(root: Path) -> list[IndexEntry]:
     """Every file below ``root`` as (path, size, mtime in microseconds), sorted: the
     index a harvest diffs, without an Entry or a datetime per file."""
-    if not root.is_dir():
-        raise LocationNotFound(f"{root} does not exist or is not a directory")
-    found: list[IndexEntry] = []
-    stack = [""]
-    while stack:
-        prefix = stack.pop()
-        try:
-            with os.scandir(root / prefix if prefix else root) as entries:
-                for entry in entries:
-                    if is_temp_name(entry.name):
-                        continue
-                    relative = f"{prefix}/{entry.name}" if prefix else entry.name
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append(relative)
-                    elif entry.is_file(follow_symlinks=False):
-                        info = entry.stat(follow_symlinks=False)
-                        found.append(IndexEntry(relative, info.st_size, info.st_mtime_ns // 1000))
-        except PermissionError:
-            raise PermissionDenied(f"cannot list {root / prefix}: permission denied") from None
+    found = [
+        IndexEntry(relative, info.st_size, info.st_mtime_ns // 1000)
+        for relative, info in _tree(root)
+        if not stat.S_ISDIR(info.st_mode)
+    ]
     found.sort()
     return found
 
