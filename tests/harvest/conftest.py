@@ -109,3 +109,9 @@ async def lab(
         await session.commit()
         ids = instrument.id, storage.id
     yield LocalLab(source, storage_root, *ids, sessions, SecretBox(settings.fernet_keys))
+
+
+# The simlab's Samba share as an instrument (``smb_share`` per module, ``smb_lab`` per
+# test): defined in smb_lab.py, which builds on LocalLab above.
+from tests.harvest.smb_lab import smb_lab as smb_lab  # noqa: E402
+from tests.harvest.smb_lab import smb_share as smb_share  # noqa: E402

@@ -247,15 +247,31 @@ def files_list(
     except ConfigurationError as exc:
         err.print(f"[red]configuration error:[/red] {exc}")
         raise typer.Exit(2) from None
-    table = Table("ARK", "path", "bytes", "version", "checksum")
+    _table(
+        ("ARK", "path", "bytes", "version", "checksum"),
+        [
+            (
+                row.persistent_id,
+                row.source_path,
+                str(row.size_bytes),
+                str(row.current_version),
+                row.xxhash or row.sha256 or row.md5 or "-",
+            )
+            for row in rows
+        ],
+    )
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table on a terminal; tab-separated lines, whole, for pipes and scripts (a table
+    fitted to 80 columns would cut identifiers short)."""
+    if not console.is_terminal:
+        for row in (header, *rows):
+            typer.echo("\t".join(row))
+        return
+    table = Table(*header)
     for row in rows:
-        table.add_row(
-            row.persistent_id,
-            row.source_path,
-            str(row.size_bytes),
-            str(row.current_version),
-            row.xxhash or row.sha256 or row.md5 or "-",
-        )
+        table.add_row(*row)
     console.print(table)
 
 
@@ -310,23 +326,29 @@ def files_show(key: Annotated[str, typer.Argument(help="File id or ARK")]) -> No
         f"size {record.size_bytes} bytes, version {record.current_version}, "
         f"metadata {record.metadata_ or {}}"
     )
-    table = Table("version", "ARK", "bytes", "checksum", "discovered")
-    for version in versions:
-        table.add_row(
-            str(version.version),
-            version.persistent_id,
-            str(version.size_bytes),
-            version.xxhash or version.sha256 or version.md5 or "-",
-            version.discovered_at.isoformat(timespec="seconds"),
-        )
-    console.print(table)
-    table = Table("when", "status", "verified", "destination", "error")
-    for transfer in transfers:
-        table.add_row(
-            transfer.created_at.isoformat(timespec="seconds"),
-            transfer.status,
-            "yes" if transfer.checksum_verified else "no",
-            transfer.destination_path or "",
-            transfer.error_message or "",
-        )
-    console.print(table)
+    _table(
+        ("version", "ARK", "bytes", "checksum", "discovered"),
+        [
+            (
+                str(version.version),
+                version.persistent_id,
+                str(version.size_bytes),
+                version.xxhash or version.sha256 or version.md5 or "-",
+                version.discovered_at.isoformat(timespec="seconds"),
+            )
+            for version in versions
+        ],
+    )
+    _table(
+        ("when", "status", "verified", "destination", "error"),
+        [
+            (
+                transfer.created_at.isoformat(timespec="seconds"),
+                transfer.status,
+                "yes" if transfer.checksum_verified else "no",
+                transfer.destination_path or "",
+                transfer.error_message or "",
+            )
+            for transfer in transfers
+        ],
+    )

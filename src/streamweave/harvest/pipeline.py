@@ -39,7 +39,7 @@ from streamweave.db.models import (
     Instrument,
     StorageLocation,
 )
-from streamweave.errors import ConfigurationError
+from streamweave.errors import ConfigurationError, InvalidInput
 from streamweave.harvest import cleanup, lease, records
 from streamweave.harvest.layout import destination_folder, versioned_name
 from streamweave.harvest.plan import (
@@ -187,7 +187,7 @@ class Harvest:
         summary: HarvestSummary,
     ) -> _Context:
         cleanup.cleanup_after(instrument.transfer_config)  # a bad setting stops here
-        source = await source_location(session, instrument, self.box)
+        source = await _source(session, instrument, self.box)
         destination = storage_location(storage, self.box)
         adapter = adapter_for(source, destination, _preferred(instrument))
         chain = HookChain(await hook_specs_for(session, instrument.id, self.box))
@@ -590,7 +590,7 @@ class Harvest:
         summary: HarvestSummary,
     ) -> HarvestSummary:
         """What a harvest would do now, changing nothing (no lease, no rows, no copies)."""
-        source = await source_location(session, instrument, self.box)
+        source = await _source(session, instrument, self.box)
         destination = storage_location(storage, self.box)
         adapter = adapter_for(source, destination, _preferred(instrument))
         chain = HookChain(await hook_specs_for(session, instrument.id, self.box))
@@ -924,6 +924,15 @@ async def _load(
 
 def _folded(path: str) -> str:
     return unicodedata.normalize("NFC", path).casefold()
+
+
+async def _source(session: AsyncSession, instrument: Instrument, box: SecretBox) -> Location:
+    """The instrument's source; a missing or deleted service account is a configuration
+    error here (the run cannot start), as it is for the API a 422."""
+    try:
+        return await source_location(session, instrument, box)
+    except InvalidInput as exc:
+        raise ConfigurationError(str(exc)) from None
 
 
 def _preferred(instrument: Instrument) -> str | None:

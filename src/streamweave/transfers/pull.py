@@ -108,6 +108,7 @@ class Pull:
         self.staging = self.root / f"{local.TEMP_MARK}{secrets.token_hex(4)}"
         self.state = state
         self.stopped = False
+        self.error: TransferError | None = None  # why the batch stopped, if it did
 
     async def run(self, items: Sequence[CopyItem]) -> tuple[list[CopyResult], list[CopyItem]]:
         """Verified (or failed) results, and the items left for a one-by-one copy."""
@@ -166,7 +167,7 @@ class Pull:
             listed = self.daemon.environment.private / f"files-{secrets.token_hex(4)}"
             listed.write_text("".join(f"{i.source.lstrip('/')}\n" for i in items))
             what = f"copying from {self.source.kind} to {self.destination.describe()}"
-            with contextlib.suppress(TransferError):  # the sums say what was copied
+            try:
                 await self.daemon.call(
                     "sync/copy",
                     what,
@@ -182,16 +183,34 @@ class Pull:
                         "NoCheckDest": True,
                     },
                 )
-            try:
                 sums = await self._source_sums(listed, what)
-            except TransferError:
-                self.stopped = True
-                return []
+            except TransferError as exc:
+                # A failed job may still have copied files, and its hash listing says
+                # which; with the server gone or the account refused, it cannot.
+                sums = {} if self._stop(exc) else await self._sums_after_failure(listed, what)
             finally:
-                listed.unlink()
+                listed.unlink(missing_ok=True)
+            if self.stopped:
+                return []
             for entry in staged:
                 entry.source_checksum = sums.get(entry.item.source)
             return self._report(await asyncio.to_thread(self._verify_and_place, staged))
+
+    def _stop(self, exc: TransferError) -> bool:
+        """Whether ``exc`` makes the whole batch stop (server gone, account refused):
+        the jobs not yet started are not, and the rest of the batch fails at once."""
+        if isinstance(exc, BATCH_STOPPING):
+            self.stopped = True
+            self.error = self.error or exc
+        return self.stopped
+
+    async def _sums_after_failure(self, listed: Path, what: str) -> dict[str, str]:
+        try:
+            return await self._source_sums(listed, what)
+        except TransferError as exc:
+            self._stop(exc)
+            self.stopped = True
+            return {}
 
     async def _source_sums(self, listed: Path, what: str) -> dict[str, str]:
         """The hashes the overlay took of the bytes it read: a listing, no re-read."""
@@ -220,7 +239,7 @@ class Pull:
                 entry.range_checksums = await self._read_ranges(item, entry.staged)
             except TransferError as exc:
                 entry.result.error = exc
-                self.stopped = isinstance(exc, BATCH_STOPPING)
+                self._stop(exc)
             return self._report(await asyncio.to_thread(self._verify_and_place, [entry]))
 
     async def _read_ranges(self, item: CopyItem, staged: str) -> list[str]:

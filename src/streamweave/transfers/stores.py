@@ -20,7 +20,13 @@ import httpx
 
 from streamweave.transfers.base import Location
 from streamweave.transfers.checksums import new_hasher
-from streamweave.transfers.errors import PathNotFound, SourceChanged, TransferError, TransferTimeout
+from streamweave.transfers.errors import (
+    PathNotFound,
+    PermissionDenied,
+    SourceChanged,
+    TransferError,
+    TransferTimeout,
+)
 from streamweave.transfers.local import TEMP_MARK, map_os_error, resolve
 from streamweave.transfers.rclone import RcloneDaemon, Remote, classify
 
@@ -148,6 +154,12 @@ class RcloneStore:
             async with self._client.stream(
                 "GET", self.daemon.object_url(self.remote, path)
             ) as response:
+                if response.status_code == 404 and await self.exists(path):
+                    # rclone's object server answers 404 for any failure to open.
+                    raise PermissionDenied(
+                        f"{self._what(path)}: the file is there but this account may not "
+                        "read it (permission denied)"
+                    )
                 if response.status_code != 200:
                     text = (await response.aread()).decode(errors="replace")
                     raise classify(f"{response.status_code} {text}", self._what(path))

@@ -80,6 +80,23 @@ class _Breaker:
         task.result()
 
 
+def _stopped(
+    items: Sequence[CopyItem],
+    algorithm: str,
+    error: TransferError,
+    state: Progress,
+    progress: ProgressCallback | None,
+) -> list[CopyResult]:
+    """Results for the items a stopped batch gives up on, with the error that stopped it."""
+    breaker = _Breaker()
+    breaker.trip(error)
+    results = [CopyResult(item=i, algorithm=algorithm, error=breaker.failure(i)) for i in items]
+    state.files_failed += len(results)
+    if progress:
+        progress(state)
+    return results
+
+
 async def copy_streams(
     source: Store,
     destination: Store,
@@ -227,7 +244,9 @@ class RcloneAdapter:
             await reader.check(destination=False)
             pull = Pull(daemon, remote, hashed, destination, algorithm, state, progress)
             results, left = await pull.run(items)
-            if left:
+            if left and pull.error is not None:
+                results += _stopped(left, algorithm, pull.error, state, progress)
+            elif left:
                 results += await copy_streams(
                     reader, writer, left, algorithm, concurrency, progress, state
                 )
