@@ -312,3 +312,24 @@ async def test_destination_full_during_a_pipelined_copy(
     )
     assert isinstance(result.error, DestinationFull)
     assert list((tmp_path / "dst").iterdir()) == []
+
+
+async def test_large_files_become_final_without_waiting_for_a_full_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "dst").mkdir()
+    for name in "abc":
+        (tmp_path / "src" / name).write_bytes(os.urandom(10_000))
+    monkeypatch.setattr(local, "BATCH_BYTES", 10_000)  # each file fills a batch
+    seen: list[int] = []
+    src, dst = Location("local", str(tmp_path / "src")), Location("posix", str(tmp_path / "dst"))
+    results = await NativeAdapter().copy_batch(
+        src,
+        dst,
+        [CopyItem(name, name) for name in "abc"],
+        algorithm="xxh3-128",
+        progress=lambda p: seen.append(p.files_done),
+    )
+    assert all(r.verified for r in results)
+    assert seen == [1, 2, 3]

@@ -46,6 +46,10 @@ BUFFER_BYTES = 8 << 20
 # enough that the per-piece Python cost disappears next to the system calls.
 CHUNK_BYTES = 4 << 20
 PIPELINE_DEPTH = 3
+# Verified copies are flushed and renamed in batches this large: one flush for many
+# small files, while large files become final without waiting for hundreds of others.
+BATCH_FILES = 256
+BATCH_BYTES = 1 << 30
 LIST_CHUNK = 2000
 TEMP_MARK = ".swpart-"
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -412,7 +416,8 @@ class _Staged(NamedTuple):
 
 
 class _Copier:
-    """One worker's copies: its buffers, the directories it made, its temporary names."""
+    """One worker's copies: its buffers, the directories it made, its temporary names,
+    and the verified copies waiting for the next flush."""
 
     def __init__(self, source: Location, destination: Location, algorithm: str) -> None:
         self.source, self.destination, self.algorithm = source, destination, algorithm
@@ -428,9 +433,12 @@ class _Copier:
         # One random token per worker, then a counter: unique names without a syscall each.
         self.token = secrets.token_hex(4)
         self.count = 0
+        self.staged: list[_Staged] = []
+        self.staged_bytes = 0
 
-    def stage(self, index: int, job: Job) -> _Staged | Copied:
-        """Copy and verify one file under a temporary name, or say why it failed."""
+    def stage(self, index: int, job: Job) -> Copied | None:
+        """Copy and verify one file under a temporary name, kept for the next
+        ``publish``; or say why it failed."""
         started = time.time()
         source_path, destination_path, listed = job
         size, source_checksum, dest_checksum, temp = 0, None, None, None
@@ -448,22 +456,27 @@ class _Copier:
             )
             if dest_checksum != source_checksum:
                 raise ChecksumMismatch(
-                    f"{destination_path}: {self.algorithm} of the copy ({dest_checksum}) differs "
-                    f"from the source ({source_checksum})"
+                    f"{destination_path}: {self.algorithm} of the copy ({dest_checksum}) "
+                    f"differs from the source ({source_checksum})"
                 )
-            return _Staged(index, temp, target, size, source_checksum, started)
         except (OSError, TransferError) as exc:
             if temp is not None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
             error = map_os_error(exc, source_path) if isinstance(exc, OSError) else exc
             return Copied(size, source_checksum, dest_checksum, error, started, time.time())
+        self.staged.append(_Staged(index, temp, target, size, source_checksum, started))
+        self.staged_bytes += size
+        return None
 
-    def publish(self, staged: Sequence[_Staged], jobs: Sequence[Job]) -> list[Copied]:
+    def batch_full(self) -> bool:
+        return len(self.staged) >= BATCH_FILES or self.staged_bytes >= BATCH_BYTES
+
+    def publish(self, jobs: Sequence[Job]) -> list[tuple[int, Copied]]:
         """Flush the verified copies, give them their final names, flush the names."""
         syncfs(self.destination_root)
         errors: list[TransferError | None] = []
-        for entry in staged:
+        for entry in self.staged:
             try:
                 os.replace(entry.temp, entry.target)
                 errors.append(None)
@@ -473,10 +486,15 @@ class _Copier:
                     os.unlink(entry.temp)
         syncfs(self.destination_root)
         finished = time.time()
-        return [
-            Copied(entry.bytes, entry.checksum, entry.checksum, error, entry.started, finished)
-            for entry, error in zip(staged, errors, strict=True)
+        published = [
+            (
+                entry.position,
+                Copied(entry.bytes, entry.checksum, entry.checksum, error, entry.started, finished),
+            )
+            for entry, error in zip(self.staged, errors, strict=True)
         ]
+        self.staged, self.staged_bytes = [], 0
+        return published
 
 
 def copy_files(
@@ -484,31 +502,27 @@ def copy_files(
     destination: Location,
     jobs: Sequence[Job],
     algorithm: str,
-    on_done: Callable[[int, Copied], None] | None = None,
-    batch_files: int = 256,
+    on_done: Callable[[list[Copied]], None] | None = None,
 ) -> list[Copied]:
     """Verified copies, in the order of ``jobs``; runs in a worker thread or process.
 
-    ``on_done(index, copied)`` hears of each file once it is final: failed, or flushed
-    under its final name.
+    ``on_done(copies)`` hears of files as they become final: a failure at once, a batch
+    of copies once it is flushed under its final names.
     """
     copier = _Copier(source, destination, algorithm)
     results: dict[int, Copied] = {}
 
-    def finish(index: int, copied: Copied) -> None:
-        results[index] = copied
+    def finish(done: list[tuple[int, Copied]]) -> None:
+        results.update(done)
         if on_done is not None:
-            on_done(index, copied)
+            on_done([copied for _, copied in done])
 
-    for start in range(0, len(jobs), batch_files):
-        staged: list[_Staged] = []
-        for index in range(start, min(start + batch_files, len(jobs))):
-            outcome = copier.stage(index, jobs[index])
-            if isinstance(outcome, _Staged):
-                staged.append(outcome)
-            else:
-                finish(index, outcome)
-        if staged:
-            for entry, copied in zip(staged, copier.publish(staged, jobs), strict=True):
-                finish(entry.position, copied)
+    for index, job in enumerate(jobs):
+        failed = copier.stage(index, job)
+        if failed is not None:
+            finish([(index, failed)])
+        elif copier.batch_full():
+            finish(copier.publish(jobs))
+    if copier.staged:
+        finish(copier.publish(jobs))
     return [results[index] for index in range(len(jobs))]

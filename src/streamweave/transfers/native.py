@@ -90,19 +90,20 @@ class NativeAdapter:
         state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
         jobs = [(item.source, item.destination, item.size) for item in items]
 
-        def report(copied: local.Copied) -> None:
-            if copied.error:
-                state.files_failed += 1
-            else:
-                state.files_done += 1
-            state.bytes_done += copied.bytes
+        def report(copies: Sequence[local.Copied]) -> None:
+            for copied in copies:
+                if copied.error:
+                    state.files_failed += 1
+                else:
+                    state.files_done += 1
+                state.bytes_done += copied.bytes
             if progress:
                 progress(state)
 
         if len(items) < PROCESS_THRESHOLD or _workers() < 2:
 
-            def on_done(_index: int, copied: local.Copied) -> None:
-                loop.call_soon_threadsafe(report, copied)
+            def on_done(copies: list[local.Copied]) -> None:
+                loop.call_soon_threadsafe(report, copies)
 
             copied = await asyncio.to_thread(
                 local.copy_files, source, destination, jobs, algorithm, on_done
@@ -114,8 +115,7 @@ class NativeAdapter:
             done = await loop.run_in_executor(
                 _pool(), local.copy_files, source, destination, jobs[start:end], algorithm
             )
-            for copied in done:
-                report(copied)
+            report(done)
             # Here rather than at the end: the workers are still copying other chunks.
             return local.to_results(items[start:end], done, algorithm)
 
