@@ -48,10 +48,10 @@ from streamweave.transfers.rclone import RcloneDaemon, Remote, classify, rclone_
 
 RANGED_BYTES = 256 << 20
 RANGES = 8
-JOB_FILES = 128
+JOB_FILES = 500
 JOB_BYTES = 1 << 30
-JOBS = 4
-JOB_TRANSFERS = 4
+JOBS = 2
+JOB_TRANSFERS = 8
 PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031
 
