@@ -189,3 +189,19 @@ async def alice(make_user: UserFactory) -> dict[str, Any]:
 @pytest_asyncio.fixture(loop_scope="session")
 async def bob(make_user: UserFactory) -> dict[str, Any]:
     return await make_user("bob@example.org")
+
+
+def record_obscured(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every password rclone is given (obscured) from now on in this test: secrets that
+    must never show up in a process's arguments."""
+    from streamweave.transfers import rclone
+
+    obscured: list[str] = []
+    real_obscure = rclone.obscure
+
+    def recording_obscure(secret: str) -> str:
+        obscured.append(real_obscure(secret))
+        return obscured[-1]
+
+    monkeypatch.setattr(rclone, "obscure", recording_obscure)
+    return obscured

@@ -39,7 +39,7 @@ from streamweave.api.app import create_app
 from streamweave.auth.manager import UserManager
 from streamweave.config import Settings
 from streamweave.db.base import Base
-from streamweave.db.models import FileRecord, FileTransfer, Notification
+from streamweave.db.models import FileRecord, FileTransfer, HarvestRun, Notification
 from streamweave.identifiers import mint, parse
 from tests.conftest import PASSWORD, UserFactory
 
@@ -101,6 +101,7 @@ DEFAULT_IDS = {
     "instrument_id": "instrument",
     "file_id": "file",
     "transfer_id": "transfer",
+    "run_id": "harvest_run",
     "notification_id": "notification",
     "request_id": "instrument_request",
     "token_id": "token",
@@ -315,6 +316,9 @@ MATRIX: list[Row] = [
     ),
     Row("GET", "/api/transfers", signed_in(200)),
     Row("GET", "/api/transfers/{transfer_id}", alices(200, admin=200)),
+    # Harvest runs: visible with the instrument (alice is granted it, bob is not).
+    Row("GET", "/api/harvest-runs", signed_in(200)),
+    Row("GET", "/api/harvest-runs/{run_id}", alices(200, admin=200)),
     # The ARK resolver, both ways of writing an ARK.
     Row("GET", "/ark:/{naan}/{name}", alices_ark(200), ids=ARK_IDS),
     Row("GET", "/ark:{naan}/{name}", alices_ark(200), ids=ARK_IDS),
@@ -503,8 +507,12 @@ async def build_world(
         file_id=file.id, storage_location_id=uuid.UUID(ids["storage"]), status="completed"
     )
     notification = Notification(user_id=uuid.UUID(alice["id"]), title="Harvest finished")
-    await insert(app, transfer, notification)
+    run = HarvestRun(
+        instrument_id=uuid.UUID(ids["instrument"]), storage_location_id=uuid.UUID(ids["storage"])
+    )
+    await insert(app, transfer, notification, run)
     ids.update(file=str(file.id), transfer=str(transfer.id), notification=str(notification.id))
+    ids["harvest_run"] = str(run.id)
     ark = parse(file_ark)
     ids.update(ark_naan=ark.naan, ark_name=ark.name)
     ids["file_grant"] = await create(

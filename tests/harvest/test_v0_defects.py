@@ -33,8 +33,7 @@ from streamweave.db.models import (
     StorageLocation,
 )
 from streamweave.errors import ConfigurationError
-from streamweave.transfers import rclone
-from tests.conftest import UserFactory
+from tests.conftest import UserFactory, record_obscured
 from tests.harvest.conftest import tree
 from tests.harvest.smb_lab import SmbLab
 from tests.transfers.test_integration import ArgumentWatch
@@ -207,14 +206,7 @@ class Spawned:
 async def test_no_password_on_any_rclone_command_line_during_an_smb_harvest(
     smb_lab: SmbLab, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    obscured: list[str] = []
-    real_obscure = rclone.obscure
-
-    def recording_obscure(secret: str) -> str:
-        obscured.append(real_obscure(secret))
-        return obscured[-1]
-
-    monkeypatch.setattr(rclone, "obscure", recording_obscure)
+    obscured = record_obscured(monkeypatch)
     files = {f"run/{i:02d}.dat": bytes([i]) * 5000 for i in range(30)}
     for path, data in files.items():
         smb_lab.write(path, data)

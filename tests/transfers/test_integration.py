@@ -44,6 +44,7 @@ from streamweave.transfers.local import TEMP_MARK
 from streamweave.transfers.pull import Pull
 from streamweave.transfers.registry import adapter_for
 from streamweave.transfers.stores import RcloneStore, shown
+from tests.conftest import record_obscured
 from tests.transfers.conftest import Sample, require_samba
 
 ALGORITHM = "xxh3-128"  # the manifest's: result checksums are compared with it
@@ -662,14 +663,7 @@ async def test_no_secret_in_any_process_arguments(
     lab: Lab, sample: Sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     need(lab, "smb", "s3")
-    obscured: list[str] = []
-    real_obscure = rclone.obscure
-
-    def recording_obscure(secret: str) -> str:
-        obscured.append(real_obscure(secret))
-        return obscured[-1]
-
-    monkeypatch.setattr(rclone, "obscure", recording_obscure)
+    obscured = record_obscured(monkeypatch)
     smb_source = location(lab, "smb", INSTRUMENT)
     s3_target, s3_disk = destination(lab, "s3", tmp_path, "copy")
     posix_target, posix_disk = destination(lab, "posix", tmp_path, "copy")

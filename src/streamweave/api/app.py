@@ -24,6 +24,7 @@ from streamweave.api.routers import (
     auth,
     files,
     groups,
+    harvest_runs,
     health,
     hooks,
     instruments,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         groups.groups_router,
         groups.projects_router,
         files.router,
+        harvest_runs.router,
         ark.router,
         activity.router,
     ):

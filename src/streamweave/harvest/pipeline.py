@@ -481,6 +481,7 @@ class Harvest:
         )
         async with self.sessions() as session:
             await Recorder(self, context, session).record(batch, results, verified, outcomes, moved)
+            await records.update_run(session, context.run_id, context.summary)
             await lease.renew(
                 session, context.instrument.id, context.holder, self.options.lease_seconds
             )
@@ -542,19 +543,11 @@ class Harvest:
 
     async def _finish(self, session: AsyncSession, context: _Context) -> None:
         summary = context.summary
+        await records.update_run(session, context.run_id, summary)
         run = await session.get(HarvestRun, context.run_id)
         if run is not None:
             run.status = summary.status
             run.finished_at = datetime.now(UTC)
-            run.files_discovered = summary.listed
-            run.files_completed = summary.completed
-            run.files_failed = summary.failed
-            run.files_skipped = summary.skipped
-            run.files_waiting = summary.waiting + summary.retry_later
-            run.files_unchanged = summary.unchanged
-            run.files_vanished = summary.vanished
-            run.files_permanently_failed = summary.permanently_failed
-            run.bytes_transferred = summary.bytes
             run.error_message = "\n".join(summary.errors)[:8000] or None
         instrument = await session.get(Instrument, context.instrument.id)
         if instrument is not None and summary.status != "failed":

@@ -32,10 +32,12 @@ from streamweave.db.models import (
     FileVersion,
     Group,
     HarvestEntry,
+    HarvestRun,
     Project,
     User,
 )
 from streamweave.harvest.plan import Known, Plan
+from streamweave.harvest.progress import HarvestSummary
 from streamweave.services.catalog import grant_files
 
 CHUNK = 2000
@@ -279,3 +281,22 @@ async def destinations_folding_to(
         for source_path, done_path in rows:
             found[fold(done_path)] = source_path
     return found
+
+
+async def update_run(session: AsyncSession, run_id: uuid.UUID, summary: HarvestSummary) -> None:
+    """The run's counts so far: what `GET /api/harvest-runs/{id}` shows while it runs."""
+    await session.execute(
+        update(HarvestRun)
+        .where(HarvestRun.id == run_id)
+        .values(
+            files_discovered=summary.listed,
+            files_completed=summary.completed,
+            files_failed=summary.failed,
+            files_skipped=summary.skipped,
+            files_waiting=summary.waiting + summary.retry_later,
+            files_unchanged=summary.unchanged,
+            files_vanished=summary.vanished,
+            files_permanently_failed=summary.permanently_failed,
+            bytes_transferred=summary.bytes,
+        )
+    )

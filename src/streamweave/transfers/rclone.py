@@ -329,6 +329,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _memory_dir() -> str | None:
+    """A RAM-backed directory when there is one: key files never reach a disk, and the
+    hasher overlay's database (one write per file copied) is not flushed to one."""
+    shm = "/dev/shm"  # noqa: S108 - only as the parent of a private mkdtemp directory
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+
+
 class RcloneEnvironment:
     """The environment an rclone process runs in: its remotes (secrets included) and rc
     credentials as variables, key files in a private directory removed afterwards."""
@@ -337,7 +344,7 @@ class RcloneEnvironment:
         self.remotes = remotes
         self.rc_user = secrets.token_hex(8)
         self.rc_password = secrets.token_urlsafe(24)
-        self.private = Path(tempfile.mkdtemp(prefix="sw-rclone-"))
+        self.private = Path(tempfile.mkdtemp(prefix="sw-rclone-", dir=_memory_dir()))
 
     def variables(self) -> dict[str, str]:
         env = clean_environment(

@@ -115,3 +115,29 @@ class InstrumentRequestRead(ORMModel):
     admin_notes: str | None
     created_at: datetime
     updated_at: datetime
+
+
+class HarvestRunRead(ORMModel):
+    """One harvest of one instrument into one storage location, live while it runs."""
+
+    id: uuid.UUID
+    instrument_id: uuid.UUID
+    storage_location_id: uuid.UUID
+    schedule_id: uuid.UUID | None
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    files_discovered: int
+    files_completed: int
+    files_failed: int
+    files_skipped: int
+    files_waiting: int
+    files_unchanged: int
+    files_vanished: int
+    files_permanently_failed: int
+    bytes_transferred: int
+    prefect_flow_run_id: str | None
+    error_message: str | None
+    duration_seconds: float
+    files_per_second: float
+    bytes_per_second: float
