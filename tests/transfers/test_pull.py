@@ -88,3 +88,14 @@ def test_split_sends_what_a_job_cannot_express_to_one_by_one_copies(
 def test_every_offered_algorithm_has_an_rclone_name() -> None:
     assert set(pull.RCLONE_HASHES) == set(ALGORITHMS)
     assert all(pull.can_pull(name) for name in ALGORITHMS)
+
+
+def test_staging_is_in_the_deepest_folder_all_destinations_share(tmp_path: Path) -> None:
+    def staging(*destinations: str) -> Path:
+        items = [CopyItem(d, d, 1) for d in destinations]
+        return pull._staging_under(tmp_path, items).parent
+
+    assert staging("nmr/run1/a", "nmr/run2/b") == tmp_path / "nmr"
+    assert staging("nmr/run1/a", "nmr/run1/b") == tmp_path / "nmr/run1"
+    assert staging("a", "nmr/b") == tmp_path
+    assert pull._staging_under(tmp_path, []).name.startswith(".swpart-")

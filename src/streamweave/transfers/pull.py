@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import posixpath
 import secrets
 import shutil
 import subprocess
@@ -113,6 +114,7 @@ class Pull:
     async def run(self, items: Sequence[CopyItem]) -> tuple[list[CopyResult], list[CopyItem]]:
         """Verified (or failed) results, and the items left for a one-by-one copy."""
         bulk, ranged, left = self._split(items)
+        self.staging = _staging_under(self.root, items)
         try:
             await asyncio.to_thread(self.staging.mkdir, parents=True)
         except OSError as exc:
@@ -378,6 +380,17 @@ class Pull:
         if item.size is not None and size != item.size:
             # A faithful copy of a file that is no longer what the listing saw.
             raise SourceChanged(f"{item.source} is {size} bytes now, {item.size} when listed")
+
+
+def _staging_under(root: Path, items: Sequence[CopyItem]) -> Path:
+    """A fresh staging directory in the deepest folder all destinations share (for a
+    harvest, the instrument's folder: whoever cleans up after a killed run there finds
+    it), on the same file system, so that placing a copy is a rename."""
+    folders = [posixpath.dirname(i.destination.strip("/")) for i in items]
+    common = posixpath.commonpath(folders) if folders and all(folders) else ""
+    if common.startswith("..") or posixpath.isabs(common):
+        common = ""
+    return root / common / f"{local.TEMP_MARK}{secrets.token_hex(4)}"
 
 
 def _chunks(items: list[CopyItem]) -> Iterator[list[CopyItem]]:
