@@ -3,6 +3,7 @@ with the destination equal to the source, every file verified, no duplicate rows
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -40,6 +41,17 @@ def harvest_process(settings: Settings) -> subprocess.Popen[bytes]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+async def started(lab: LocalLab, process: subprocess.Popen[bytes], known: set[object]) -> None:
+    """Wait until ``process`` has begun a harvest run (or has ended)."""
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        runs = {r.id for r in await lab.rows(select(HarvestRun))}
+        if runs - known:
+            known |= runs
+            return
+        await asyncio.sleep(0.02)
 
 
 def change_the_source(lab: LocalLab, trial: int, rng: random.Random) -> None:
@@ -82,10 +94,14 @@ async def test_kill_minus_nine_at_random_points_then_rerun(
 ) -> None:
     rng = random.Random(20261121)
     killed = 0
+    known_runs: set[object] = set()
     for trial in range(TRIALS):
         change_the_source(lab, trial, rng)
         process = harvest_process(settings)
-        time.sleep(rng.uniform(0.8, 2.0))  # start-up takes about a second
+        # Kill once this run is under way (its harvest run row exists), at a random
+        # moment of it: listing, planning, copying or recording.
+        await started(lab, process, known_runs)
+        time.sleep(rng.uniform(0.0, 0.4))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             killed += 1
@@ -98,6 +114,7 @@ async def test_kill_minus_nine_at_random_points_then_rerun(
 
         summary = await lab.harvest()
         assert summary.failed == 0, summary.errors
+        known_runs |= {run.id for run in await lab.rows(select(HarvestRun))}
         await check_consistent(lab)
     assert killed >= TRIALS // 2, f"only {killed} of {TRIALS} runs were killed mid-way"
     runs = await lab.rows(select(HarvestRun))
