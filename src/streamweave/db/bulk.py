@@ -10,7 +10,7 @@ join the caller's transaction like any other statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
@@ -20,6 +20,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Processor = Callable[[Any], Any] | None
+ROWS_PER_STATEMENT = 10_000
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``size``: bounded statements (and bound parameters)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 @dataclass(frozen=True)
@@ -61,8 +68,11 @@ def _processors(model: Any, dialect: Dialect) -> dict[str, Processor]:
 async def insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts keyed by ``model``'s attribute names; keys may differ from
     row to row, missing ones take the column's Python default or NULL)."""
-    if not rows:
-        return
+    for part in chunks(rows, ROWS_PER_STATEMENT):
+        await _insert(session, model, part)
+
+
+async def _insert(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     table, columns = _columns(model)
     present = set().union(*(row.keys() for row in rows))
     used = [c for c in columns if c.attribute in present or c.default is not None]

@@ -24,6 +24,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from streamweave.db.bulk import chunks
 from streamweave.db.models import FileRecord, HarvestEntry, HarvestSchedule
 from streamweave.errors import ConfigurationError
 from streamweave.harvest import records
@@ -116,7 +117,7 @@ async def remove(
 
     gone = [r for r in await asyncio.gather(*(one(r) for r in removals)) if r is not None]
     now = datetime.now(UTC)
-    for part in records.chunks(gone):
+    for part in chunks(gone, records.CHUNK):
         await session.execute(
             update(HarvestEntry)
             .where(HarvestEntry.id.in_([r.entry_id for r in part]))

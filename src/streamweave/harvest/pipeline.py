@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streamweave.crypto import SecretBox
+from streamweave.db.bulk import insert_many
 from streamweave.db.models import (
     FileTransfer,
     FileVersion,
@@ -642,7 +643,7 @@ class EntryWrites:
         candidate.is_new = False
 
     async def flush(self, session: AsyncSession) -> None:
-        await records.insert_rows(session, HarvestEntry, self.inserts)
+        await insert_many(session, HarvestEntry, self.inserts)
         await records.update_entries(session, self.updates)
         self.inserts, self.updates = [], []
 
@@ -686,7 +687,7 @@ class Recorder:
         await records.move_previous_versions(
             self.session, [(c.file_id, c.destination, target) for c, target in moved if c.file_id]
         )
-        await records.insert_rows(
+        await insert_many(
             self.session, FileTransfer, self._transfers(batch, results, post, version_ids)
         )
         await self._access(good)
@@ -742,7 +743,7 @@ class Recorder:
                 inserts.append(self._new_record(candidate, {"current_version": 0}))
         await add_files(self.session, inserts)
         await records.update_file_records(self.session, updates)
-        await records.insert_rows(self.session, FileVersion, versions)
+        await insert_many(self.session, FileVersion, versions)
         inserted = {row["id"] for row in inserts}
         await records.replace_metadata_entries(
             self.session, {k: v for k, v in metadata.items() if k not in inserted}

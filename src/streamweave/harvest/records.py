@@ -15,7 +15,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
-    insert,
     or_,
     select,
     type_coerce,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from streamweave.db.bulk import insert_many
+from streamweave.db.bulk import chunks, insert_many
 from streamweave.db.models import (
     AuditLog,
     FileMetadataEntry,
@@ -38,14 +37,9 @@ from streamweave.db.models import (
 )
 from streamweave.harvest.plan import Known, Plan
 from streamweave.harvest.progress import HarvestSummary
-from streamweave.services.catalog import grant_files
+from streamweave.services.catalog import grant_files, metadata_rows
 
 CHUNK = 2000
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def read_known(
@@ -96,14 +90,13 @@ async def read_known(
 
 
 async def apply_plan(session: AsyncSession, plan: Plan, now: datetime) -> None:
-    for part in chunks(plan.inserts):
-        await session.execute(insert(HarvestEntry), list(part))
+    await insert_many(session, HarvestEntry, plan.inserts)
     await update_entries(session, plan.updates)
-    for part in chunks(plan.vanished_entries):
+    for part in chunks(plan.vanished_entries, CHUNK):
         await session.execute(
             update(HarvestEntry).where(HarvestEntry.id.in_(part)).values(source_deleted_at=now)
         )
-    for part in chunks(plan.vanished_files):
+    for part in chunks(plan.vanished_files, CHUNK):
         await session.execute(
             update(FileRecord).where(FileRecord.id.in_(part)).values(source_deleted_at=now)
         )
@@ -112,18 +105,13 @@ async def apply_plan(session: AsyncSession, plan: Plan, now: datetime) -> None:
 async def update_entries(session: AsyncSession, updates: Sequence[dict[str, Any]]) -> None:
     """Per-row changes by primary key: SQLAlchemy groups the rows by the columns they
     change and sends each group as one executemany statement."""
-    for part in chunks(updates):
+    for part in chunks(updates, CHUNK):
         await session.execute(update(HarvestEntry), list(part))
-
-
-async def insert_rows(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    for part in chunks(rows, 10_000):
-        await insert_many(session, model, part)
 
 
 async def update_file_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Current size, mtime, checksums, version and metadata of harvested files."""
-    for part in chunks(rows):
+    for part in chunks(rows, CHUNK):
         await session.execute(update(FileRecord), list(part))
 
 
@@ -132,15 +120,12 @@ async def replace_metadata_entries(
 ) -> None:
     """The flat (key, value) copy that metadata filters search, for these files."""
     ids = list(metadata)
-    for part in chunks(ids):
+    for part in chunks(ids, CHUNK):
         await session.execute(delete(FileMetadataEntry).where(FileMetadataEntry.file_id.in_(part)))
     rows = [
-        {"file_id": file_id, "key": key[:200], "value": str(value)[:1000]}
-        for file_id, values in metadata.items()
-        for key, value in values.items()
-        if isinstance(value, str | int | float | bool)
+        entry for file_id, values in metadata.items() for entry in metadata_rows(file_id, values)
     ]
-    await insert_rows(session, FileMetadataEntry, rows)
+    await insert_many(session, FileMetadataEntry, rows)
 
 
 async def move_previous_versions(
@@ -160,7 +145,7 @@ async def move_previous_versions(
         .values(destination_path=bindparam("new_path"))
     )
     params = [{"moved_file": f, "old_path": old, "new_path": new} for f, old, new in moves]
-    for part in chunks(params):
+    for part in chunks(params, CHUNK):
         await session.execute(statement, list(part))
 
 
@@ -209,7 +194,7 @@ async def grant(session: AsyncSession, grants: dict[tuple[str, uuid.UUID], list[
 
 
 async def audit(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    await insert_rows(session, AuditLog, rows)
+    await insert_many(session, AuditLog, rows)
 
 
 async def unfinished_under(
@@ -238,7 +223,7 @@ async def latest_versions(
     session: AsyncSession, file_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, FileVersion]:
     found: dict[uuid.UUID, FileVersion] = {}
-    for part in chunks(list(file_ids)):
+    for part in chunks(list(file_ids), CHUNK):
         latest = (
             select(FileVersion.file_id, func.max(FileVersion.version).label("version"))
             .where(FileVersion.file_id.in_(part))
@@ -270,7 +255,7 @@ async def destinations_folding_to(
     found: dict[str, str] = {}
     # Stored paths are in whichever Unicode form the source used: ask for both.
     forms = {unicodedata.normalize(form, key) for key in keys for form in ("NFC", "NFD")}
-    for part in chunks(sorted(forms)):
+    for part in chunks(sorted(forms), CHUNK):
         rows = await session.execute(
             select(e.source_path, e.done_path).where(
                 e.instrument_id == instrument_id,

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from streamweave.db.bulk import insert_many
+from streamweave.db.bulk import chunks, insert_many
 from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
 from streamweave.db.positions import FILES_COUNTER, UNPLACED, claim_positions, renumber, reserve
 
 CHUNK = 5000
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def metadata_rows(file_id: uuid.UUID, metadata: dict[str, Any]) -> list[dict[str, Any]]:
+    """The flat (key, value) copy of a file's top-level scalar metadata, which metadata
+    filters search through an index."""
+    return [
+        {"file_id": file_id, "key": key[:200], "value": str(value)[:1000]}
+        for key, value in metadata.items()
+        if isinstance(value, str | int | float | bool)
+    ]
 
 
 async def add_files(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -30,16 +35,9 @@ async def add_files(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     first = last - len(rows) + 1
     for offset, row in enumerate(rows):
         row["seq"] = first + offset
-    for chunk in _chunks(rows, 10_000):
-        await insert_many(session, FileRecord, chunk)
-    entries = [
-        {"file_id": row["id"], "key": key[:200], "value": str(value)[:1000]}
-        for row in rows
-        for key, value in (row.get("metadata_") or {}).items()
-        if isinstance(value, str | int | float | bool)
-    ]
-    for chunk in _chunks(entries, 10_000):
-        await insert_many(session, FileMetadataEntry, chunk)
+    await insert_many(session, FileRecord, rows)
+    entries = [e for row in rows for e in metadata_rows(row["id"], row.get("metadata_") or {})]
+    await insert_many(session, FileMetadataEntry, entries)
 
 
 async def grant_files(
@@ -53,7 +51,7 @@ async def grant_files(
     # case (grants for just-harvested files) skips the lookup of existing grants.
     last = await session.scalar(select(func.max(FileAccessGrant.file_seq)).where(grantee))
     candidates: list[tuple[uuid.UUID, int]] = []
-    for chunk in _chunks(list(file_ids)):
+    for chunk in chunks(list(file_ids), CHUNK):
         seqs = (
             await session.execute(
                 select(FileRecord.id, FileRecord.seq).where(FileRecord.id.in_(chunk))
@@ -91,7 +89,7 @@ async def grant_files(
         }
         for offset, (file_id, seq) in enumerate(candidates)
     ]
-    for chunk in _chunks(rows):
+    for chunk in chunks(rows, CHUNK):
         await session.execute(insert(FileAccessGrant), list(chunk))
     if first is None:
         await session.run_sync(lambda s: renumber(s.connection(), grantee_type, grantee_id))
