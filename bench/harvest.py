@@ -222,6 +222,9 @@ async def nothing_known():
     return
     yield
 
+async def no_entries(paths):
+    raise AssertionError("nothing is known: no entry to read")
+
 async def main(count):
     now = datetime.now(UTC)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -230,7 +233,7 @@ async def main(count):
     completion = Completion(CompletionRule(), (f.path for f in listing), 0)
     planner = Planner(uuid.uuid4(), uuid.uuid4(), completion, "", now)
     pages = 0
-    async for plan in planner.pages(listing, nothing_known()):
+    async for plan in planner.pages(listing, nothing_known(), no_entries):
         pages += 1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(before, peak, pages)

@@ -178,12 +178,14 @@ async def test_bulk_20000_files_is_fast() -> None:
         for i in range(20_000)
     ]
     chain = HookChain(hooks)
-    started = time.perf_counter()
+    # CPU time, not wall time: the chain does no I/O here, and other work on a busy
+    # machine must not fail this test.
+    started = time.process_time()
     pre = await chain.run_pre(files)
     kept = [f for f, outcome in zip(files, pre, strict=True) if outcome.skip_rule is None]
     post = await chain.run_post(kept)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0, f"20,000 files took {elapsed:.2f} s"
+    elapsed = time.process_time() - started
+    assert elapsed < 2.0, f"20,000 files took {elapsed:.2f} s of CPU"
     assert len(pre) == 20_000 and len(post) == len(kept)
     assert 0 < len(kept) < 20_000
     assert all(not o.failures for o in pre) and all(not o.failures for o in post)

@@ -5,11 +5,12 @@ simlab's servers in test_integration.py."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from streamweave.transfers import pull
+from streamweave.transfers import pull, rclone
 from streamweave.transfers.base import CopyItem
 from streamweave.transfers.checksums import ALGORITHMS, new_hasher
 
@@ -99,3 +100,21 @@ def test_staging_is_in_the_deepest_folder_all_destinations_share(tmp_path: Path)
     assert staging("nmr/run1/a", "nmr/run1/b") == tmp_path / "nmr/run1"
     assert staging("a", "nmr/b") == tmp_path
     assert pull._staging_under(tmp_path, []).name.startswith(".swpart-")
+
+
+@pytest.mark.parametrize("value", ["x", 'not-a-secret, with "quotes" and ümlauts', "a" * 200])
+def test_rclone_reveals_what_we_obscure(value: str) -> None:
+    """Every pull obscures the source's password in-process (no ``rclone obscure``
+    process per batch): rclone itself must read it back. Test values only: ``reveal``
+    takes its input on the command line."""
+    obscured = rclone.obscure(value)
+    assert obscured != rclone.obscure(value)  # a fresh IV each time
+    revealed = subprocess.run(
+        [rclone.rclone_binary(), "reveal", obscured],
+        capture_output=True,
+        text=True,
+        env=rclone.clean_environment(),
+        timeout=30,
+        check=True,
+    )
+    assert revealed.stdout.rstrip("\n") == value

@@ -26,10 +26,10 @@ from streamweave.identifiers import (
     MintingExhausted,
     check_char,
     mint,
-    mint_unique,
     parse,
 )
 from streamweave.identifiers.ark import BETANUMERIC, compose, random_blade
+from streamweave.identifiers.service import mint_unique
 
 NAAN, SHOULDER = "99999", "fk4"
 MINTED = re.compile(rf"ark:/{NAAN}/{SHOULDER}[{BETANUMERIC}]{{9}}")

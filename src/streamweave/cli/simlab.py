@@ -8,16 +8,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from streamweave.simlab import SERVER_KINDS
 from streamweave.simlab.datasets import DEFAULT_LARGE_BYTES, MIB, Manifest, generate
 from streamweave.simlab.errors import LabError
 from streamweave.simlab.samba import check_samba
-from streamweave.simlab.servers import SERVER_KINDS, Lab, running_lab
+
+if TYPE_CHECKING:
+    from streamweave.simlab.servers import Lab
 
 simlab_app = typer.Typer(
     help="Simulated lab: sample instrument data and real SMB/S3/SFTP/WebDAV servers on loopback.",
@@ -158,6 +161,8 @@ def up_command(
                 others = " ".join(f"--server {kind}" for kind in SERVER_KINDS if kind != "smb")
                 err.print(f"to run without Samba: {others}")
                 raise typer.Exit(1) from None
+        from streamweave.simlab.servers import running_lab  # the servers' clients: only here
+
         try:
             lab = stack.enter_context(running_lab(directory, kinds, archive_dir=archive_dir))
         except LabError as exc:

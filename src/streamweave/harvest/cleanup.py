@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from streamweave.db.bulk import chunks
+from streamweave.db.ids import new_id
 from streamweave.db.models import FileRecord, HarvestEntry, HarvestSchedule
 from streamweave.errors import ConfigurationError
 from streamweave.harvest import records
@@ -132,7 +133,7 @@ async def remove(
         session,
         [
             {
-                "id": uuid.uuid4(),
+                "id": new_id(),
                 "entity_type": "file",
                 "entity_id": removal.file_id,
                 "action": "source_cleanup",

@@ -22,7 +22,7 @@ import time
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streamweave.crypto import SecretBox
 from streamweave.db.bulk import insert_many
+from streamweave.db.ids import new_id
 from streamweave.db.models import (
     FileTransfer,
     FileVersion,
@@ -58,12 +59,13 @@ from streamweave.harvest.plan import (
 from streamweave.harvest.progress import HarvestSummary, Reporter, SilentReporter
 from streamweave.harvest.rules import Completion, CompletionRule
 from streamweave.hooks import FileFacts, HookChain
-from streamweave.identifiers import mint_unique
+from streamweave.identifiers.service import mint_unique
 from streamweave.services.catalog import add_files
 from streamweave.services.hook_specs import hook_specs_for
 from streamweave.services.locations import source_location, storage_location
 from streamweave.transfers import local
 from streamweave.transfers.base import (
+    LOCAL_KINDS,
     Adapter,
     CopyItem,
     CopyResult,
@@ -73,7 +75,6 @@ from streamweave.transfers.base import (
 )
 from streamweave.transfers.errors import DestinationExists, PathNotFound, TransferError
 from streamweave.transfers.registry import adapter_for
-from streamweave.transfers.streaming import LOCAL_KINDS
 
 # Storage kinds whose servers fold names: SMB (Samba and Windows compare names without
 # case; clients may send either Unicode form).
@@ -93,8 +94,17 @@ class HarvestOptions:
     dry_run: bool = False
     flow_run_id: str | None = None
     schedule_id: uuid.UUID | None = None
+    # Called before each batch is copied; raising stops the run there (a worker shutting
+    # down): the batches before it are recorded, the next run carries on.
+    before_batch: Callable[[], None] | None = None
     ark_naan: str = "99999"
     ark_shoulder: str = "fk4"
+
+
+# New entries after which PostgreSQL's planner statistics are refreshed at once rather
+# than when autovacuum gets to it: with stale ones, the next run's key-paged read of
+# the entries sorts the whole table for every page.
+ANALYZE_AFTER_NEW = 5000
 
 
 def sweep_temporaries(folder: Path) -> int:
@@ -157,12 +167,15 @@ class Harvest:
         self.box = box
         self.options = options or HarvestOptions()
         self.reporter = reporter or SilentReporter()
+        # The last run's summary, kept for callers whose run raised (notices, flows).
+        self.summary: HarvestSummary | None = None
 
     async def run(self, instrument_id: uuid.UUID, storage_id: uuid.UUID) -> HarvestSummary:
         started = time.monotonic()
         async with self.sessions() as session:
             instrument, storage = await _load(session, instrument_id, storage_id)
             summary = HarvestSummary(None, instrument.name, storage.name)
+            self.summary = summary
             if self.options.dry_run:
                 return await self._dry_run(session, instrument, storage, summary)
             context = await self._start(session, instrument, storage, summary)
@@ -192,7 +205,7 @@ class Harvest:
         destination = storage_location(storage, self.box)
         adapter = adapter_for(source, destination, _preferred(instrument))
         chain = HookChain(await hook_specs_for(session, instrument.id, self.box))
-        run_id = uuid.uuid4()
+        run_id = new_id()
         holder = lease.holder_name()
         interrupted = await lease.acquire(
             session, instrument.id, holder, self.options.lease_seconds, run_id
@@ -243,21 +256,38 @@ class Harvest:
             await asyncio.to_thread(sweep_temporaries, folder)
 
     async def _harvest(self, context: _Context) -> None:
-        await context.adapter.prepare()
         self.reporter.stage("listing")
+        known = records.ReadAhead(
+            records.read_known(self.sessions, context.instrument.id, context.storage.id)
+        )
+        try:
+            await self._plan_and_copy(context, known)
+        finally:
+            await known.aclose()
+        await self._clean_source(context)
+
+    async def _plan_and_copy(self, context: _Context, known: records.ReadAhead) -> None:
         listing = await _list(context.adapter, context.source)
         context.summary.listed = len(listing)
         now = datetime.now(UTC)
         planner = self._planner(context.instrument, context.storage, context.chain, listing, now)
-        known = records.read_known(self.sessions, context.instrument.id, context.storage.id)
         self.reporter.stage("transferring")
         waiting: list[Candidate] = []
         markers: list[Candidate] = []
         recorder = _Pipelined()
+        prepared = False
         try:
-            async for plan in planner.pages(listing, known):
+            read_entries = records.entry_reader(
+                self.sessions, context.instrument.id, context.storage.id
+            )
+            async for plan in planner.pages(listing, known, read_entries):
                 await recorder.drain()  # one writer at a time (SQLite has one anyway)
                 candidates = await self._settle(context, plan, now)
+                if candidates and not prepared:
+                    # Worker start-up overlaps the rest of the planning; a run with
+                    # nothing to copy never pays for it.
+                    await context.adapter.prepare()
+                    prepared = True
                 self.reporter.planned(len(candidates), sum(c.size for c in candidates))
                 waiting += [c for c in candidates if not c.is_marker]
                 markers += [c for c in candidates if c.is_marker]
@@ -272,7 +302,6 @@ class Harvest:
         finally:
             # Verified copies already made are recorded even when the run stops early.
             await recorder.drain()
-        await self._clean_source(context)
 
     async def _clean_source(self, context: _Context) -> None:
         """Remove harvested files from the instrument, when it is configured to."""
@@ -436,6 +465,8 @@ class Harvest:
         """Copy a batch; its records are written while the next batch is copied."""
         if not batch:
             return
+        if self.options.before_batch is not None:
+            self.options.before_batch()
         moved = await self._keep_previous_versions(context, batch)
         items = [CopyItem(c.path, c.destination, c.size, from_us(c.mtime_us)) for c in batch]
         before = Progress(
@@ -557,7 +588,7 @@ class Harvest:
             session,
             [
                 {
-                    "id": uuid.uuid4(),
+                    "id": new_id(),
                     "entity_type": "harvest_run",
                     "entity_id": context.run_id,
                     "action": "harvest",
@@ -575,6 +606,8 @@ class Harvest:
         )
         await session.commit()
         await lease.release(session, context.instrument.id, context.holder)
+        if summary.new >= max(ANALYZE_AFTER_NEW, summary.listed // 10):
+            await records.refresh_statistics(session)
 
     async def _dry_run(
         self,
@@ -594,8 +627,9 @@ class Harvest:
             now = datetime.now(UTC)
             planner = self._planner(instrument, storage, chain, listing, now)
             known = records.read_known(self.sessions, instrument.id, storage.id)
+            read_entries = records.entry_reader(self.sessions, instrument.id, storage.id)
             folder = destination_folder(instrument.name, instrument.id)
-            async for plan in planner.pages(listing, known):
+            async for plan in planner.pages(listing, known, read_entries):
                 _count(summary, plan)
                 outcomes = await chain.run_pre(
                     [_pre_facts(instrument, folder, c) for c in plan.candidates]
@@ -681,7 +715,7 @@ class Recorder:
                 good.append((candidate, result, outcome))
         new_files = {id(c) for c in batch if c.file_id is None}
         for candidate in batch:
-            candidate.file_id = candidate.file_id or uuid.uuid4()
+            candidate.file_id = candidate.file_id or new_id()
         version_ids = await self._files_and_versions(good, failed, new_files)
         # Before this batch's transfers exist: only earlier ones point at the old name.
         await records.move_previous_versions(
@@ -730,7 +764,7 @@ class Recorder:
                 candidate.version, ids[id(candidate)] = current.version, current.id
             else:
                 candidate.version = current.version + 1 if current else 1
-                ids[id(candidate)] = uuid.uuid4()
+                ids[id(candidate)] = new_id()
                 versions.append(self._version_row(candidate, result, ids[id(candidate)]))
             values = self._record_values(candidate, result, dict(outcome.metadata))
             metadata[candidate.file_id] = values["metadata_"]
@@ -811,7 +845,7 @@ class Recorder:
                 notes += [f"{f.hook}: {f.message}" for f in outcome.failures]
             rows.append(
                 {
-                    "id": uuid.uuid4(),
+                    "id": new_id(),
                     "file_id": candidate.file_id,
                     "file_version_id": version_ids.get(id(candidate)),
                     "storage_location_id": context.storage.id,
@@ -882,7 +916,7 @@ class Recorder:
         created = [c for c, _, _ in good if c.version == 1]
         return [
             {
-                "id": uuid.uuid4(),
+                "id": new_id(),
                 "entity_type": "harvest_run",
                 "entity_id": self.context.run_id,
                 "action": "record",

@@ -9,11 +9,12 @@ the skip memory decide which changed or new files are candidates for this run.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
+from streamweave.db.ids import new_id
 from streamweave.harvest.rules import Completion
 from streamweave.transfers.base import EPOCH, MICROSECOND, IndexEntry, microseconds
 
@@ -33,50 +34,47 @@ def from_us(value: int | None) -> datetime | None:
 Listed = IndexEntry
 
 
-class Known(Protocol):
+class Known(NamedTuple):
     """An entry as the plan reads it: a row of ``harvest_entries`` (see
-    ``records.read_known``). Ids come as the driver gives them (``as_uuid``)."""
+    ``records.read_known``), for the files that are not plainly unchanged. Ids and
+    ``retry_after`` come as the driver gives them: see ``as_uuid`` and ``of``."""
 
-    @property
-    def id(self) -> Any: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def seen_size(self) -> int: ...
-    @property
-    def seen_mtime_us(self) -> int | None: ...
-    @property
-    def stable_since_us(self) -> int: ...
-    @property
-    def deleted(self) -> bool: ...
-    @property
-    def state(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def retry_after(self) -> datetime | None: ...
-    @property
-    def hooks_signature(self) -> str | None: ...
-    @property
-    def file_id(self) -> Any: ...
-    @property
-    def done_size(self) -> int | None: ...
-    @property
-    def done_mtime_us(self) -> int | None: ...
-    @property
-    def done_version(self) -> int: ...
-    @property
-    def done_path(self) -> str | None: ...
-    @property
-    def file_ark(self) -> str | None: ...
-    @property
-    def version_ark(self) -> str | None: ...
+    id: Any
+    path: str
+    seen_size: int
+    seen_mtime_us: int | None
+    stable_since_us: int
+    deleted: bool
+    state: str
+    attempts: int
+    retry_after: datetime | None
+    hooks_signature: str | None
+    file_id: Any
+    done_size: int | None
+    done_mtime_us: int | None
+    done_version: int
+    done_path: str | None
+    file_ark: str | None
+    version_ark: str | None
 
-    def __getitem__(self, index: int) -> Any: ...
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> Known:
+        known = cls._make(row)
+        if isinstance(known.retry_after, str):  # SQLite's text form, naive UTC
+            retry_after = datetime.fromisoformat(known.retry_after).replace(tzinfo=UTC)
+            known = known._replace(retry_after=retry_after)
+        return known
 
 
-# Positions in a Known row (the column order of ``records.read_known``).
-_SEEN_SIZE, _SEEN_MTIME, _DELETED, _STATE, _DONE_SIZE, _DONE_MTIME = 2, 3, 5, 6, 11, 12
+# An entry at a glance, as ``records.read_known`` returns it (a tuple or a record):
+# (path, seen size, seen mtime in µs, settled, deleted), where settled means harvested,
+# with the size and mtime last seen, and not marked deleted. A listed file that matches
+# a settled glance is unchanged: the common case of a re-harvest, decided from the
+# glance alone; every other entry the plan reads whole (``Known``).
+Glance = Sequence[Any]
+_PATH, _SIZE, _MTIME, _SETTLED, _DELETED = 0, 1, 2, 3, 4
+# Whole entries of the paths asked for (``records.entry_reader``).
+ReadEntries = Callable[[Sequence[str]], Awaitable[dict[str, Known]]]
 
 
 def as_uuid(value: Any) -> uuid.UUID:
@@ -145,7 +143,8 @@ class Planner:
     async def pages(
         self,
         listing: Sequence[Listed],
-        known: AsyncIterator[Sequence[Known]],
+        known: AsyncIterable[Sequence[Glance]],
+        read_entries: ReadEntries,
         size: int = 5000,
     ) -> AsyncIterator[Plan]:
         """Plans for consecutive stretches of about ``size`` paths. ``listing`` and the
@@ -155,20 +154,29 @@ class Planner:
         seen = 0
         end = len(listing)
         async for page in known:
-            for entry in page:
-                path = entry.path
+            closer: list[tuple[Listed | None, str]] = []  # changed, or vanished
+            for glance in page:
+                path = glance[_PATH]
                 while position < end and listing[position].path < path:
                     self._file(listing[position], None)
                     position += 1
                     seen += 1
                 if position < end and listing[position].path == path:
-                    self._file(listing[position], entry)
+                    listed = listing[position]
+                    if (
+                        glance[_SETTLED]
+                        and listed.size == glance[_SIZE]
+                        and (listed.mtime_us == glance[_MTIME])
+                    ):
+                        self.plan.unchanged += 1
+                    else:
+                        closer.append((listed, path))
                     position += 1
-                elif not entry.deleted:
-                    self.plan.vanished_entries.append(as_uuid(entry.id))
-                    if entry.file_id is not None:
-                        self.plan.vanished_files.append(as_uuid(entry.file_id))
+                elif not glance[_DELETED]:
+                    closer.append((None, path))
                 seen += 1
+            if closer:
+                await self._look_closer(closer, read_entries)
             if seen >= size:
                 yield self._take()
                 seen = 0
@@ -178,6 +186,21 @@ class Planner:
             yield self._take()
         yield self._take()
 
+    async def _look_closer(
+        self, closer: list[tuple[Listed | None, str]], read_entries: ReadEntries
+    ) -> None:
+        entries = await read_entries([path for _, path in closer])
+        for listed, path in closer:
+            known = entries.get(path)
+            if known is None:  # removed since the glance: this run holds the lease, so never
+                continue
+            if listed is not None:
+                self._file(listed, known)
+            else:
+                self.plan.vanished_entries.append(as_uuid(known.id))
+                if known.file_id is not None:
+                    self.plan.vanished_files.append(as_uuid(known.file_id))
+
     def _take(self) -> Plan:
         plan, self.plan = self.plan, Plan()
         return plan
@@ -185,7 +208,7 @@ class Planner:
     def _file(self, listed: Listed, known: Known | None) -> None:
         plan = self.plan
         if known is None:
-            entry_id = uuid.uuid4()
+            entry_id = new_id()
             plan.new += 1
             if self.completion.complete(listed.path, self.now_us, first_seen_now=True):
                 candidate = self._candidate(listed, entry_id, None)
@@ -207,16 +230,6 @@ class Planner:
             )
             return
         seen = (listed.size, listed.mtime_us)
-        # The common case of a re-harvest, decided first and by position: attribute
-        # access on a row costs more than the rest of the comparison.
-        if (
-            known[_STATE] == COMPLETED
-            and seen == (known[_DONE_SIZE], known[_DONE_MTIME])
-            and seen == (known[_SEEN_SIZE], known[_SEEN_MTIME])
-            and not known[_DELETED]
-        ):
-            plan.unchanged += 1
-            return
         changes: dict[str, Any] = {}
         moved = seen != (known.seen_size, known.seen_mtime_us)
         stable_since_us, attempts = known.stable_since_us, known.attempts

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    String,
     Table,
     bindparam,
     delete,
     func,
     or_,
     select,
-    type_coerce,
+    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,11 +37,58 @@ from streamweave.db.models import (
     Project,
     User,
 )
-from streamweave.harvest.plan import Known, Plan
+from streamweave.harvest.plan import Glance, Known, Plan
 from streamweave.harvest.progress import HarvestSummary
 from streamweave.services.catalog import grant_files, metadata_rows
 
 CHUNK = 2000
+
+
+# Entries are read through the driver, as plain rows: SQLAlchemy's statement and row
+# building cost more than the database's work when a re-harvest reads every entry.
+# A re-harvest reads every entry in a narrow form (``plan.Glance``), and whole rows
+# (``plan.Known``) only for the files that are not plainly unchanged.
+_GLANCE_COLUMNS = (
+    "source_path, seen_size, seen_mtime_us,"
+    " state = 'completed' AND done_size = seen_size AND done_mtime_us = seen_mtime_us"
+    " AND source_deleted_at IS NULL,"
+    " source_deleted_at IS NOT NULL"
+)
+_KNOWN_COLUMNS = (
+    "id, source_path, seen_size, seen_mtime_us, stable_since_us,"
+    " source_deleted_at IS NOT NULL, state, attempts, retry_after, hooks_signature,"
+    " file_id, done_size, done_mtime_us, done_version, done_path, file_ark, version_ark"
+)
+
+
+async def _entries(
+    session: AsyncSession,
+    columns: str,
+    instrument_id: uuid.UUID,
+    storage_id: uuid.UUID,
+    condition: str,
+    value: Any,
+    tail: str = "",
+) -> Sequence[Any]:
+    """Rows of this instrument's and storage's entries: ``condition`` is a test of
+    ``source_path`` against one bound ``value``, written with ``{}`` for its place."""
+    connection = await session.connection()
+    postgresql = connection.dialect.name == "postgresql"
+    marks = ("$1", "$2", "$3") if postgresql else ("?", "?", "?")
+    query = (
+        f"SELECT {columns} FROM harvest_entries"  # noqa: S608 (constants only)
+        f" WHERE instrument_id = {marks[0]} AND storage_location_id = {marks[1]}"
+        f" AND source_path {condition.format(marks[2])} {tail}"
+    )
+    # The driver's own rows (asyncpg's records, sqlite3's tuples) as they come: wrapping
+    # each in a Row doubles the cost.
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    if postgresql:
+        rows: Sequence[Any] = await driver.fetch(query, instrument_id, storage_id, value)
+    else:
+        rows = await driver.execute_fetchall(query, (instrument_id.hex, storage_id.hex, value))
+    return rows
 
 
 async def read_known(
@@ -47,46 +96,104 @@ async def read_known(
     instrument_id: uuid.UUID,
     storage_id: uuid.UUID,
     page: int = 5000,
-) -> AsyncIterator[Sequence[Known]]:
-    """Every entry of this instrument and storage, in path order, a page per query (by
-    key, so the caller can write between pages without a cursor held open). Ids come
-    raw: a re-harvest reads every row and converts almost none."""
-    e = HarvestEntry
-    query = (
-        select(
-            type_coerce(e.id, String).label("id"),
-            e.source_path.label("path"),
-            e.seen_size,
-            e.seen_mtime_us,
-            e.stable_since_us,
-            e.source_deleted_at.is_not(None).label("deleted"),
-            e.state,
-            e.attempts,
-            e.retry_after,
-            e.hooks_signature,
-            type_coerce(e.file_id, String).label("file_id"),
-            e.done_size,
-            e.done_mtime_us,
-            e.done_version,
-            e.done_path,
-            e.file_ark,
-            e.version_ark,
-        )
-        .where(e.instrument_id == instrument_id, e.storage_location_id == storage_id)
-        .order_by(e.source_path)
-        .limit(page)
-    )
-    after: str | None = None
+) -> AsyncIterator[Sequence[Glance]]:
+    """Every entry of this instrument and storage at a glance, in path order, a page
+    per query (by key, so the caller can write between pages without a cursor held
+    open)."""
+    after = ""  # sorts before every path
     while True:
         async with sessions() as session:
-            paged = query if after is None else query.where(e.source_path > after)
-            # Core, not ORM, execution: the ORM's row loading doubles the cost here.
-            rows = (await (await session.connection()).execute(paged)).all()
+            rows = await _entries(
+                session,
+                _GLANCE_COLUMNS,
+                instrument_id,
+                storage_id,
+                "> {}",
+                after,
+                f"ORDER BY source_path LIMIT {int(page)}",
+            )
         if rows:
-            yield cast(Sequence[Known], rows)
+            yield rows
         if len(rows) < page:
             return
-        after = rows[-1].path
+        after = rows[-1][0]
+
+
+def entry_reader(
+    sessions: async_sessionmaker[AsyncSession], instrument_id: uuid.UUID, storage_id: uuid.UUID
+) -> Callable[[Sequence[str]], Awaitable[dict[str, Known]]]:
+    """What the plan calls for the whole entries of the paths it must look at closely."""
+
+    async def read(paths: Sequence[str]) -> dict[str, Known]:
+        found: dict[str, Known] = {}
+        async with sessions() as session:
+            postgresql = (await session.connection()).dialect.name == "postgresql"
+            for part in chunks(paths, CHUNK):
+                if postgresql:
+                    rows = await _entries(
+                        session,
+                        _KNOWN_COLUMNS,
+                        instrument_id,
+                        storage_id,
+                        "= ANY({}::text[])",
+                        list(part),
+                    )
+                else:  # one JSON array bound, for any number of paths
+                    rows = await _entries(
+                        session,
+                        _KNOWN_COLUMNS,
+                        instrument_id,
+                        storage_id,
+                        "IN (SELECT value FROM json_each({}))",
+                        json.dumps(list(part)),
+                    )
+                found.update((row[1], Known.of(row)) for row in rows)
+        return found
+
+    return read
+
+
+class ReadAhead:
+    """Pages of ``read_known`` fetched up to ``depth`` pages ahead in the background,
+    from the moment this is made: the first ones arrive while the source is still being
+    listed. Safe with ``read_known``: an entry the caller inserts after reading a page
+    sorts at or before that page's last path, so no later page (read by key, after it)
+    can miss it. ``aclose`` when done, read to the end or not."""
+
+    def __init__(self, pages: AsyncIterator[Sequence[Glance]], depth: int = 4) -> None:
+        self._queue: asyncio.Queue[Sequence[Glance] | BaseException | None]
+        self._queue = asyncio.Queue(depth)
+        self._task = asyncio.create_task(self._fill(pages))
+
+    async def _fill(self, pages: AsyncIterator[Sequence[Glance]]) -> None:
+        try:
+            async for page in pages:
+                await self._queue.put(page)
+            await self._queue.put(None)
+        except Exception as exc:  # raised to the reader, where it reads
+            await self._queue.put(exc)
+
+    def __aiter__(self) -> AsyncIterator[Sequence[Glance]]:
+        return self._pages()
+
+    async def _pages(self) -> AsyncIterator[Sequence[Glance]]:
+        while (item := await self._queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def refresh_statistics(session: AsyncSession) -> None:
+    """Bring the planner's statistics of the harvest's tables up to date (PostgreSQL;
+    SQLite plans these queries from its indexes alone)."""
+    if (await session.connection()).dialect.name == "postgresql":
+        await session.execute(text("ANALYZE harvest_entries, file_records, file_versions"))
+        await session.commit()
 
 
 async def apply_plan(session: AsyncSession, plan: Plan, now: datetime) -> None:

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from streamweave.errors import InvalidInput
 
 _PATTERN_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}, "default": []}
@@ -30,6 +28,10 @@ class BuiltinHook:
 
 def check_config(schema: dict[str, Any], config: dict[str, Any], what: str) -> dict[str, Any]:
     """``config`` if it satisfies ``schema``, else InvalidInput listing every problem."""
+    # Imported here: jsonschema is slow to import, and a harvest without hooks (or a
+    # command that never validates one) does not need it.
+    from jsonschema import Draft202012Validator
+
     errors = sorted(Draft202012Validator(schema).iter_errors(config), key=lambda e: e.path)
     if errors:
         details = "; ".join(

@@ -157,6 +157,8 @@ class HookChain:
 
     async def run_pre(self, files: Sequence[FileFacts]) -> list[PreOutcome]:
         """One outcome per file, in the order given."""
+        if not self._pre:  # the usual case: nothing to copy facts for
+            return [PreOutcome(None, f.destination_path, dict(f.metadata), []) for f in files]
         work = [_working_copy(facts) for facts in files]
         outcomes = [PreOutcome(None, facts.destination_path, facts.metadata, []) for facts in work]
 
@@ -187,6 +189,8 @@ class HookChain:
 
     async def run_post(self, files: Sequence[FileFacts]) -> list[PostOutcome]:
         """One outcome per file, in the order given; grants without duplicates."""
+        if not self._post:
+            return [PostOutcome(dict(f.metadata), [], []) for f in files]
         work = [_working_copy(facts) for facts in files]
         outcomes = [PostOutcome(facts.metadata, [], []) for facts in work]
 

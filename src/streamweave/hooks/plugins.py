@@ -27,9 +27,6 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
-
 from streamweave.hooks.concurrency import bounded_map
 from streamweave.hooks.effects import Effect, HookError, Results
 from streamweave.hooks.model import POST_TRANSFER, PRE_TRANSFER, FileFacts, GrantRequest, HookSpec
@@ -102,6 +99,9 @@ def _problem(entry_name: str, plugin: object) -> str | None:
         return f"its trigger {plugin.trigger!r} is neither {' nor '.join(TRIGGERS)}"
     schema = getattr(plugin, "config_schema", None)
     if schema is not None:
+        from jsonschema import Draft202012Validator  # slow to import: only when needed
+        from jsonschema.exceptions import SchemaError
+
         try:
             Draft202012Validator.check_schema(dict(schema))
         except (SchemaError, TypeError, ValueError) as exc:

@@ -1,5 +1,9 @@
 """Persistent identifiers: ARK minting and parsing (``ark``, pure), and the database
-side (``service``: collision-free bulk minting, resolution). Neither imports FastAPI."""
+side (``service``: collision-free bulk minting, resolution). Neither imports FastAPI.
+
+Only the pure half is imported here: configuration validates ARK settings through it,
+and every command starts by loading the configuration, so this package must not pull
+in the database layer."""
 
 from streamweave.identifiers.ark import (
     Ark,
@@ -12,7 +16,6 @@ from streamweave.identifiers.ark import (
     mint,
     parse,
 )
-from streamweave.identifiers.service import mint_unique
 
 __all__ = [
     "Ark",
@@ -23,6 +26,5 @@ __all__ = [
     "MintingExhausted",
     "check_char",
     "mint",
-    "mint_unique",
     "parse",
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, union_all
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from streamweave.db.bulk import existing
 from streamweave.db.models import FileRecord, FileVersion, Instrument
 from streamweave.errors import NotFound
 from streamweave.identifiers.ark import (
@@ -22,21 +23,18 @@ from streamweave.identifiers.ark import (
 )
 from streamweave.services.access import Principals, file_visible
 
-# Two IN lists per statement, two bound parameters per ARK: 8,000 stays well under
-# SQLite's 32,766 and asyncpg's 32,767 parameters.
-DEFAULT_CHUNK = 4000
+# ARKs checked per lookup (``existing`` splits further for SQLite's parameter limit).
+DEFAULT_CHUNK = 30_000
 # A fresh ARK collides with odds (ARKs in use) / 29**8: 1 in 5,000 even at 100 million
 # files. Still colliding after this many rounds means a broken source, not bad luck.
 MAX_ROUNDS = 8
 
 
 async def _taken(session: AsyncSession, candidates: Sequence[str]) -> set[str]:
-    """Which of ``candidates`` name a file or a version already: one statement."""
-    stmt = union_all(
-        select(FileRecord.persistent_id).where(FileRecord.persistent_id.in_(candidates)),
-        select(FileVersion.persistent_id).where(FileVersion.persistent_id.in_(candidates)),
+    """Which of ``candidates`` name a file or a version already."""
+    return await existing(
+        session, [FileRecord.persistent_id, FileVersion.persistent_id], candidates
     )
-    return set((await session.scalars(stmt)).all())
 
 
 def _namespace(

@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streamweave.db.bulk import chunks, insert_many
+from streamweave.db.ids import new_id
 from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
 from streamweave.db.positions import FILES_COUNTER, UNPLACED, claim_positions, renumber, reserve
 
@@ -80,7 +81,7 @@ async def grant_files(
     )
     rows = [
         {
-            "id": uuid.uuid4(),
+            "id": new_id(),
             "file_id": file_id,
             "grantee_type": grantee_type,
             "grantee_id": grantee_id,

@@ -57,9 +57,9 @@ def port_accepts(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def live_group_members(pgid: int) -> list[int]:
-    """Pids in process group ``pgid`` that still run (zombies excluded: they hold no port)."""
-    members = []
+def process_table() -> list[tuple[int, str, int, int]]:
+    """(pid, state, parent pid, process group) of every process, from /proc."""
+    table = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -69,9 +69,14 @@ def live_group_members(pgid: int) -> list[int]:
             continue
         # The command name may contain spaces and parentheses: split after the last ')'.
         fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+        if len(fields) > 2:
+            table.append((int(entry.name), fields[0], int(fields[1]), int(fields[2])))
+    return table
+
+
+def live_group_members(pgid: int) -> list[int]:
+    """Pids in process group ``pgid`` that still run (zombies excluded: they hold no port)."""
+    return [pid for pid, state, _, group in process_table() if group == pgid and state != "Z"]
 
 
 def _die_with_parent() -> None:

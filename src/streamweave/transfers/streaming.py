@@ -16,6 +16,7 @@ from typing import Any, ClassVar, cast
 
 from streamweave.transfers import local
 from streamweave.transfers.base import (
+    LOCAL_KINDS,
     CopyItem,
     CopyResult,
     Entry,
@@ -36,9 +37,6 @@ from streamweave.transfers.errors import (
 from streamweave.transfers.pull import Pull, can_pull, hasher_remote
 from streamweave.transfers.rclone import REMOTE_KINDS, RcloneDaemon, list_remote, remote_for
 from streamweave.transfers.stores import LocalStore, RcloneStore, Store, safe_delete, temp_path
-
-LOCAL_KINDS = frozenset({"local", "posix", "nfs"})
-
 
 CLEANUP_SECONDS = 5.0
 
