@@ -15,7 +15,7 @@ from typing import Literal
 
 from cryptography.fernet import Fernet
 from platformdirs import user_data_dir
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streamweave.errors import ConfigurationError
@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://localhost:8000", validation_alias=_env("STREAMWEAVE_PUBLIC_URL")
     )
+    # Where administrators' browsers reach the Prefect UI (behind the reverse proxy's
+    # admin gate); by default the server PREFECT_API_URL names, which suits one machine.
+    orchestration_ui_url: str | None = Field(
+        default=None, validation_alias=_env("STREAMWEAVE_ORCHESTRATION_UI_URL")
+    )
     ark_naan: str = Field(
         default="99999", validation_alias=_env("STREAMWEAVE_ARK_NAAN", "ARK_NAAN")
     )
@@ -78,7 +83,8 @@ class Settings(BaseSettings):
     )
     smtp_port: int = Field(default=587, validation_alias=_env("STREAMWEAVE_SMTP_PORT", "SMTP_PORT"))
     smtp_user: str | None = Field(
-        default=None, validation_alias=_env("STREAMWEAVE_SMTP_USER", "SMTP_USER")
+        default=None,
+        validation_alias=_env("STREAMWEAVE_SMTP_USER", "SMTP_USER", "SMTP_USERNAME"),
     )
     smtp_password: str | None = Field(
         default=None, validation_alias=_env("STREAMWEAVE_SMTP_PASSWORD", "SMTP_PASSWORD")
@@ -88,6 +94,20 @@ class Settings(BaseSettings):
     )
     smtp_security: Literal["starttls", "tls", "plain"] = Field(
         default="starttls", validation_alias=_env("STREAMWEAVE_SMTP_SECURITY", "SMTP_SECURITY")
+    )
+    # v0's switches: SMTP_ENABLED=false turns mail off with a host set; SMTP_TLS chose
+    # implicit TLS (true) or plain (false) and stands in when SMTP_SECURITY is not given.
+    smtp_enabled: bool | None = Field(
+        default=None, validation_alias=_env("STREAMWEAVE_SMTP_ENABLED", "SMTP_ENABLED")
+    )
+    smtp_tls: bool | None = Field(default=None, validation_alias=_env("SMTP_TLS"))
+    # Harvest failures of one instrument within this many minutes of its last e-mail are
+    # collected into one digest (0: every failure is mailed at once).
+    notice_aggregation_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 60,
+        validation_alias=_env("STREAMWEAVE_NOTICE_AGGREGATION_MINUTES"),
     )
     login_max_failures: int = Field(
         default=5, ge=1, validation_alias=_env("STREAMWEAVE_LOGIN_MAX_FAILURES")
@@ -121,6 +141,16 @@ class Settings(BaseSettings):
             return validate_shoulder(value)
         except ArkError as exc:
             raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _v0_smtp_tls(self) -> Settings:
+        if self.smtp_tls is not None and "smtp_security" not in self.model_fields_set:
+            self.smtp_security = "tls" if self.smtp_tls else "plain"
+        return self
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host) and self.smtp_enabled is not False
 
     @property
     def production(self) -> bool:

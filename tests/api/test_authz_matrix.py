@@ -231,6 +231,7 @@ MATRIX: list[Row] = [
     ),
     # 503 until a harvest orchestrator is configured: authorized, then refused for that.
     Row("POST", "/api/schedules/{item_id}/trigger", admin_item(503), ids={"item_id": "schedule"}),
+    Row("GET", "/api/schedules/orchestration/status", admin_list(200)),
     Row("GET", "/api/hooks/builtins", admin_list(200)),
     Row("GET", "/api/hooks/plugins", admin_list(200)),
     Row(
@@ -319,6 +320,20 @@ MATRIX: list[Row] = [
     # Harvest runs: visible with the instrument (alice is granted it, bob is not).
     Row("GET", "/api/harvest-runs", signed_in(200)),
     Row("GET", "/api/harvest-runs/{run_id}", alices(200, admin=200)),
+    Row("GET", "/api/harvest-runs/{run_id}/transfers", alices(200, admin=200)),
+    Row("POST", "/api/harvest-runs/{run_id}/retry-failed", admin_item(200)),
+    # The web UI's admin dashboard and cron preview (tests/ui checks their answers).
+    Row("GET", "/api/dashboard", admin_list(200)),
+    Row("GET", "/api/dashboard/throughput", admin_list(200)),
+    Row("GET", "/api/dashboard/attention", admin_list(200)),
+    Row(
+        "POST",
+        "/api/dashboard/attention/retry",
+        admin_list(200),
+        json={"entry_ids": ["{harvest_run}"]},
+    ),
+    # Without the required cron expression: authorized, then refused as invalid.
+    Row("GET", "/api/cron/preview", admin_list(422)),
     # The ARK resolver, both ways of writing an ARK.
     Row("GET", "/ark:/{naan}/{name}", alices_ark(200), ids=ARK_IDS),
     Row("GET", "/ark:{naan}/{name}", alices_ark(200), ids=ARK_IDS),

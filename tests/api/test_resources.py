@@ -24,6 +24,7 @@ from streamweave.db.models import (
     ServiceAccount,
     StorageLocation,
 )
+from streamweave.services.validation import server_timezone
 from tests.conftest import BACKEND
 
 Json = dict[str, Any]
@@ -981,7 +982,11 @@ async def test_schedule_patch_validates_cron_and_timezone(
         mentions="timezone",
     )
     response = await client.get(url, headers=admin["headers"])
-    assert (response.json()["cron_expression"], response.json()["timezone"]) == ("0 * * * *", "UTC")
+    # Unchanged by the rejected edits; the time zone is the server's, the default.
+    assert (response.json()["cron_expression"], response.json()["timezone"]) == (
+        "0 * * * *",
+        server_timezone(),
+    )
 
 
 # --- hooks -----------------------------------------------------------------------------

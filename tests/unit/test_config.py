@@ -229,3 +229,14 @@ def test_explicit_settings_are_prepared_in_place(tmp_path: Path) -> None:
     settings = prepare_settings(Settings(env="test", data_dir=tmp_path / "d"))
     assert settings.fernet_keys and settings.jwt_secret
     assert os.path.exists(tmp_path / "d" / "encryption.keys")
+
+
+def test_a_schedule_defaults_to_the_server_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamweave.services.validation import server_timezone
+
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    assert server_timezone() == "Europe/Paris"
+    monkeypatch.setenv("TZ", "Etc/UTC")
+    assert server_timezone() == "UTC"
+    monkeypatch.setenv("TZ", "Not/AZone")
+    assert server_timezone() != "Not/AZone"  # the system's zone, or UTC

@@ -155,9 +155,34 @@ async def _harvest(
         )
         with _progress() as bar:
             harvest = Harvest(sessions, SecretBox(settings.fernet_keys), options, BarReporter(bar))
-            return await harvest.run(instrument_id, storage_id)
+            try:
+                summary = await harvest.run(instrument_id, storage_id)
+            except Exception as exc:  # an interrupted harvest (Ctrl+C) is nobody's failure
+                await _notify(sessions, settings, instrument_id, harvest.summary, exc)
+                raise
+            await _notify(sessions, settings, instrument_id, summary, None)
+            return summary
     finally:
         await engine.dispose()
+
+
+async def _notify(
+    sessions: Any,
+    settings: Settings,
+    instrument_id: uuid.UUID,
+    summary: Any,
+    error: Exception | None,
+) -> None:
+    """Admins hear of failures and recoveries; a problem doing so never changes the
+    harvest's own result or exit code."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from streamweave.services.harvest_notices import notify_harvest_finished
+
+    try:
+        await notify_harvest_finished(sessions, settings, instrument_id, summary, error)
+    except SQLAlchemyError as exc:
+        err.print(f"[yellow]admins could not be notified of this harvest:[/yellow] {exc}")
 
 
 def _print_summary(summary: Any) -> None:

@@ -13,6 +13,8 @@ from rich.table import Table
 
 from streamweave.cli.harvest import files_app, harvest
 from streamweave.cli.simlab import simlab_app
+from streamweave.cli.up import up
+from streamweave.cli.worker import worker
 from streamweave.config import Settings, load_settings
 from streamweave.crypto import SecretBox, generate_key
 from streamweave.errors import ConfigurationError, StreamWeaveError
@@ -27,6 +29,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(simlab_app, name="simlab")
 app.add_typer(files_app, name="files")
 app.command()(harvest)
+app.command()(worker)
+app.command()(up)
 
 console = Console()
 err = Console(stderr=True)

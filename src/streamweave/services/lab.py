@@ -18,7 +18,12 @@ from streamweave.db.models import (
 from streamweave.errors import InvalidInput
 from streamweave.hooks.validation import validate_hook
 from streamweave.services import resources
-from streamweave.services.validation import check_cron, check_path, check_timezone
+from streamweave.services.validation import (
+    check_cron,
+    check_path,
+    check_timezone,
+    server_timezone,
+)
 from streamweave.transfers.configs import SOURCE_CONFIGS, STORAGE_CONFIGS, masked, split_config
 
 
@@ -206,9 +211,9 @@ async def _schedule_values(session: AsyncSession, data: dict[str, Any]) -> dict[
 async def create_schedule(
     session: AsyncSession, actor: User, data: dict[str, Any]
 ) -> HarvestSchedule:
-    return await resources.create(
-        session, actor, HarvestSchedule(**await _schedule_values(session, data))
-    )
+    values = await _schedule_values(session, data)
+    values.setdefault("timezone", server_timezone())
+    return await resources.create(session, actor, HarvestSchedule(**values))
 
 
 async def update_schedule(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -40,3 +43,26 @@ def check_timezone(name: str) -> str:
             f"timezone: {name!r} is not a known IANA time zone (e.g. 'Europe/Berlin', 'UTC')"
         ) from None
     return name
+
+
+def server_timezone() -> str:
+    """This server's IANA time zone (from TZ, /etc/timezone or the /etc/localtime link):
+    a schedule's default, so that "0 2 * * *" means 2 a.m. where the lab is. UTC when
+    the zone cannot be told by name."""
+    candidates = [os.environ.get("TZ", "").removeprefix(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text().strip())
+    with contextlib.suppress(OSError):
+        link = os.readlink("/etc/localtime")
+        candidates.append(link.split("zoneinfo/", 1)[1] if "zoneinfo/" in link else "")
+    for name in candidates:
+        if name and not name.startswith("/"):
+            with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+                ZoneInfo(name)
+                return "UTC" if name in _UTC_NAMES else name
+    return "UTC"
+
+
+_UTC_NAMES = frozenset(
+    {"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu"}
+)

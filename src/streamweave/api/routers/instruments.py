@@ -23,6 +23,7 @@ from streamweave.api.schemas.lab import (
 )
 from streamweave.db.models import HarvestSchedule, Instrument, InstrumentAccess
 from streamweave.errors import Conflict, NotFound
+from streamweave.orchestration import api as orchestration
 from streamweave.services import audit, files, lab, resources
 from streamweave.services.access import instrument_visible
 from streamweave.services.locations import source_location
@@ -117,7 +118,10 @@ async def restore_instrument(
 
 
 @router.post("/{instrument_id}/harvest")
-async def harvest_now(instrument_id: uuid.UUID, session: Session, admin: AdminItem) -> Any:
+async def harvest_now(
+    instrument_id: uuid.UUID, session: Session, admin: AdminItem, context: Context
+) -> Any:
+    """Run every enabled schedule of the instrument now: one flow run each."""
     instrument = await resources.get_or_404(session, Instrument, instrument_id, live=True)
     schedules = (
         await session.scalars(
@@ -133,10 +137,7 @@ async def harvest_now(instrument_id: uuid.UUID, session: Session, admin: AdminIt
             status.HTTP_400_BAD_REQUEST,
             f"instrument {instrument.name!r} has no enabled schedule; create or enable one first",
         )
-    raise HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        "no harvest orchestrator is configured on this server; harvests cannot be started yet",
-    )
+    return await orchestration.harvest_now(context.sessionmaker, list(schedules))
 
 
 @router.get("/{instrument_id}/test", response_model=StorageTestResult)

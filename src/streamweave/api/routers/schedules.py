@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Request, status
 
 from streamweave.api.crud import add_soft_delete_routes
-from streamweave.api.deps import Admin, AdminItem, Session
+from streamweave.api.deps import Admin, AdminItem, Context, Session
 from streamweave.api.schemas.lab import ScheduleCreate, ScheduleRead, ScheduleUpdate
 from streamweave.db.models import HarvestSchedule
+from streamweave.orchestration import api as orchestration
 from streamweave.services import lab, resources
 
 router = APIRouter(prefix="/api/schedules", tags=["schedules"])
@@ -30,10 +31,14 @@ async def update(
     return await lab.update_schedule(session, admin, schedule, data.model_dump(exclude_unset=True))
 
 
+@router.get("/orchestration/status")
+async def orchestration_status(request: Request, admin: Admin) -> Any:
+    """Prefect's side: the last reconcile of deployments with the schedules, its error."""
+    return orchestration.status(request.app.state)
+
+
 @router.post("/{item_id}/trigger")
-async def trigger(item_id: uuid.UUID, session: Session, admin: AdminItem) -> Any:
+async def trigger(item_id: uuid.UUID, session: Session, admin: AdminItem, context: Context) -> Any:
+    """Run the schedule now: one flow run."""
     await resources.get_or_404(session, HarvestSchedule, item_id, live=True)
-    raise HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        "no harvest orchestrator is configured on this server; harvests cannot be started yet",
-    )
+    return await orchestration.trigger_schedule(context.sessionmaker, item_id)

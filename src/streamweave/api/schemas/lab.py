@@ -170,7 +170,7 @@ class ScheduleCreate(InputModel):
     instrument_id: uuid.UUID
     default_storage_location_id: uuid.UUID
     cron_expression: str = Field(min_length=1, max_length=200)
-    timezone: str = Field(default="UTC", max_length=64)
+    timezone: str | None = Field(default=None, max_length=64, description="default: the server's")
     enabled: bool = True
 
 

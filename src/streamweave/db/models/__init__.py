@@ -1,6 +1,11 @@
 """All tables, imported together so that metadata and Alembic see every one."""
 
-from streamweave.db.models.activity import AuditLog, InstrumentRequest, Notification
+from streamweave.db.models.activity import (
+    AuditLog,
+    HarvestNoticeState,
+    InstrumentRequest,
+    Notification,
+)
 from streamweave.db.models.files import (
     Counter,
     FileAccessGrant,
@@ -42,6 +47,7 @@ __all__ = [
     "GroupMember",
     "HarvestEntry",
     "HarvestLease",
+    "HarvestNoticeState",
     "HarvestRun",
     "HarvestSchedule",
     "HookConfig",

@@ -45,6 +45,28 @@ class Notification(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class HarvestNoticeState(Base):
+    """What admins have been told about one instrument's harvests: whether it is failing
+    (so that a success is a recovery), when its last e-mail went out, and the events held
+    back for the next digest (failures within the aggregation window of that e-mail)."""
+
+    __tablename__ = "harvest_notice_states"
+
+    instrument_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("instruments.id", ondelete="CASCADE"), primary_key=True
+    )
+    failing_since: Mapped[datetime | None] = mapped_column(default=None)
+    last_mail_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The last e-mail said the instrument was failing: its recovery is mailed at once.
+    mailed_failing: Mapped[bool] = mapped_column(default=False)
+    held: Mapped[list[Any]] = mapped_column(default=list)
+    held_since: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # Two workers finishing at once must not both send (or both drop) one digest.
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
 class InstrumentRequest(IdMixin, Base):
     __tablename__ = "instrument_requests"
     __table_args__ = (Index("ix_instrument_requests_order", "created_at", "id"),)

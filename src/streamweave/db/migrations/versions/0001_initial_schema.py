@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-21 19:41:05.294212
+Create Date: 2026-11-21 21:42:46.970715
 
 """
 
@@ -432,6 +432,32 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("instrument_id", name=op.f("pk_harvest_leases")),
     )
     op.create_table(
+        "harvest_notice_states",
+        sa.Column("instrument_id", sa.Uuid(), nullable=False),
+        sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_mail_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("mailed_failing", sa.Boolean(), nullable=False),
+        sa.Column(
+            "held",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("held_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instrument_id"],
+            ["instruments.id"],
+            name=op.f("fk_harvest_notice_states_instrument_id_instruments"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instrument_id", name=op.f("pk_harvest_notice_states")),
+    )
+    with op.batch_alter_table("harvest_notice_states", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_harvest_notice_states_held_since"), ["held_since"], unique=False
+        )
+
+    op.create_table(
         "harvest_schedules",
         sa.Column("instrument_id", sa.Uuid(), nullable=False),
         sa.Column("default_storage_location_id", sa.Uuid(), nullable=False),
@@ -842,6 +868,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_harvest_schedules_created_at"))
 
     op.drop_table("harvest_schedules")
+    with op.batch_alter_table("harvest_notice_states", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_harvest_notice_states_held_since"))
+
+    op.drop_table("harvest_notice_states")
     op.drop_table("harvest_leases")
     with op.batch_alter_table("file_records", schema=None) as batch_op:
         batch_op.drop_index("ix_file_records_path")

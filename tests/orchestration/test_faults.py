@@ -1,0 +1,149 @@
+"""Workers as separate processes: a worker killed with SIGKILL mid-harvest, and two
+workers sharing one PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from streamweave.db.models import FileTransfer, HarvestRun, Instrument
+from streamweave.simlab.processes import process_table
+from tests.harvest.conftest import tree
+from tests.harvest.test_crash import check_consistent
+from tests.orchestration.conftest import LocalLab, harvest_runs, settle, wait_for_run
+from tests.orchestration.test_runs import fill, schedule_for
+
+
+@pytest.fixture(autouse=True)
+def _on_both_backends(database_url: str) -> None:
+    """Runs on SQLite and on PostgreSQL (the two-worker test on PostgreSQL only)."""
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for child, _, parent, _ in process_table():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+async def running_run(lab: LocalLab, timeout: float = 120) -> HarvestRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = await lab.rows(select(HarvestRun).where(HarvestRun.status == "running"))
+        if rows:
+            return rows[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError("no harvest started")
+
+
+async def test_a_worker_killed_mid_harvest_then_the_next_run_completes(
+    api: httpx.AsyncClient,
+    app: Any,
+    admin: dict[str, Any],
+    lab: LocalLab,
+    orchestrated: str,
+    worker_factory: Any,
+) -> None:
+    fill(lab, 3000, size=64 << 10)
+    schedule_id = await schedule_for(api, admin, lab)
+    await settle(app)
+    doomed = worker_factory(limit=1)
+    first = (
+        await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
+    ).json()["flow_run_id"]
+    await running_run(lab)
+    await asyncio.sleep(random.uniform(0.0, 0.3))
+    pids = descendants(doomed.process.pid)
+    assert len(pids) >= 2, "the flow run's process was not found below the worker"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    doomed.process.wait()
+
+    worker_factory(limit=1)
+    second = (
+        await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
+    ).json()["flow_run_id"]
+    run = await wait_for_run(orchestrated, second, timeout=240)
+    assert run.state.is_completed(), run.state
+    await check_consistent(lab)
+    killed, finished = await harvest_runs(lab)
+    assert killed.prefect_flow_run_id == first
+    assert killed.status == "failed" and "interrupted" in (killed.error_message or "")
+    assert finished.prefect_flow_run_id == second and finished.status == "completed"
+    transfers = await lab.rows(select(FileTransfer).where(FileTransfer.status == "completed"))
+    assert len(transfers) == 3000
+    assert {t.prefect_flow_run_id for t in transfers} <= {first, second}
+
+
+async def second_instrument(lab: LocalLab, tmp_path: Path) -> LocalLab:
+    source = tmp_path / "spectrometer-source"
+    source.mkdir()
+    async with lab.sessions() as session:
+        instrument = Instrument(
+            name="spectrometer",
+            source_type="local",
+            source_config={"path": str(source)},
+            completion_rule={"mode": "none"},
+        )
+        session.add(instrument)
+        await session.commit()
+    return replace(lab, source=source, instrument_id=instrument.id)
+
+
+async def test_two_workers_on_one_postgresql_harvest_two_instruments_at_once(
+    api: httpx.AsyncClient,
+    app: Any,
+    admin: dict[str, Any],
+    lab: LocalLab,
+    orchestrated: str,
+    worker_factory: Any,
+    backend: str,
+    tmp_path: Path,
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("several workers share one database in production: PostgreSQL")
+    other = await second_instrument(lab, tmp_path)
+    fill(lab, 6000, size=4096)
+    fill(other, 6000, size=4096, prefix="spectra")
+    schedules = [await schedule_for(api, admin, each) for each in (lab, other)]
+    await settle(app)
+    worker_factory(limit=1)
+    worker_factory(limit=1)
+    responses = await asyncio.gather(
+        *(api.post(f"/api/schedules/{s}/trigger", headers=admin["headers"]) for s in schedules)
+    )
+    ids = [r.json()["flow_run_id"] for r in responses]
+    runs = [await wait_for_run(orchestrated, flow_run_id, timeout=240) for flow_run_id in ids]
+    assert all(run.state.is_completed() for run in runs), [r.state for r in runs]
+    assert tree(lab.destination) == tree(lab.source)
+    assert tree(lab.storage_root / "spectrometer") == tree(other.source)
+    one, two = await harvest_runs(lab)
+    assert {one.instrument_id, two.instrument_id} == {lab.instrument_id, other.instrument_id}
+    assert one.finished_at is not None and two.finished_at is not None
+    # Each worker takes one run at a time: overlapping runs ran on both workers.
+    assert two.started_at < one.finished_at, "the two harvests did not run at the same time"
+    for each, flow_run_id in zip((lab, other), ids, strict=True):
+        transfers = await lab.rows(
+            select(FileTransfer).where(FileTransfer.prefect_flow_run_id == flow_run_id)
+        )
+        assert len(transfers) == 6000 and all(t.checksum_verified for t in transfers)
+        rows = await lab.rows(
+            select(HarvestRun).where(HarvestRun.prefect_flow_run_id == flow_run_id)
+        )
+        assert rows[0].instrument_id == each.instrument_id
