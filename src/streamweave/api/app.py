@@ -22,12 +22,15 @@ from streamweave.api.routers import (
     activity,
     ark,
     auth,
+    cron,
+    dashboard,
     files,
     groups,
     harvest_runs,
     health,
     hooks,
     instruments,
+    run_files,
     schedules,
     service_accounts,
     storage_locations,
@@ -35,8 +38,17 @@ from streamweave.api.routers import (
 )
 from streamweave.config import Settings, load_settings
 from streamweave.errors import Conflict, Forbidden, InvalidInput, NotFound
+from streamweave.orchestration.api import orchestrating
+from streamweave.orchestration.errors import OrchestratorUnavailable
+from streamweave.web import spa
 
-_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Forbidden: 403}
+_STATUS = {
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    Forbidden: 403,
+    OrchestratorUnavailable: 503,
+}
 
 
 def _error_handler(status_code: int):  # type: ignore[no-untyped-def]
@@ -118,7 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with orchestrating(_app.state, context.engine, context.sessionmaker):
+            yield
         await context.engine.dispose()
 
     app = FastAPI(
@@ -156,6 +169,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         harvest_runs.router,
         ark.router,
         activity.router,
+        cron.router,
+        dashboard.router,
+        run_files.router,
     ):
         app.include_router(router)
+    spa.install(app)
     return app

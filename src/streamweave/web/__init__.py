@@ -1,0 +1,1 @@
+"""The web UI: the built React app (``dist/``, produced by ``scripts/bootstrap``)."""
