@@ -4,6 +4,7 @@ collision-free bulk minting against the database (one query per chunk, not per A
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from streamweave.config import Settings, load_settings
+from streamweave.db.bulk import existing, insert_many
 from streamweave.db.engine import create_sessionmaker
+from streamweave.db.ids import new_id
 from streamweave.db.models import FileRecord, FileVersion, Instrument
 from streamweave.errors import ConfigurationError
 from streamweave.identifiers import (
@@ -346,3 +349,42 @@ async def test_mint_unique_gives_up_when_every_draw_is_taken(session: AsyncSessi
 async def test_mint_unique_needs_a_namespace(session: AsyncSession) -> None:
     with pytest.raises(ArkError):
         await mint_unique(session, 1)
+
+
+async def _lookup_seconds(session: AsyncSession, count: int) -> float:
+    """The best of three lookups of about ``count`` fresh ARKs; each one a different
+    number, as harvest pages are (the driver caches a statement it has seen)."""
+    columns = (FileRecord.persistent_id, FileVersion.persistent_id)
+    timings = []
+    for extra in range(3):
+        arks = [compose(NAAN, SHOULDER, random_blade(8)) for _ in range(count + extra)]
+        started = time.perf_counter()
+        assert await existing(session, columns, arks) == set()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+async def test_the_collision_lookup_costs_the_same_per_ark_for_a_whole_page(
+    session: AsyncSession, clean_database: AsyncEngine
+) -> None:
+    """A harvest page mints tens of thousands of ARKs at once, checked against as many
+    in use; with one placeholder per value, SQLite's cost per value grew with their
+    number (20,000 took seconds)."""
+    instrument = Instrument(name="nmr-600")
+    session.add(instrument)
+    await session.flush()
+    rows = [
+        {
+            "id": new_id(),
+            "persistent_id": compose(NAAN, SHOULDER, f"{index:08d}"),
+            "instrument_id": instrument.id,
+            "source_path": f"/run/{index}",
+            "filename": str(index),
+            "seq": index + 1,
+        }
+        for index in range(20_000)
+    ]
+    await insert_many(session, FileRecord, rows)
+    small = await _lookup_seconds(session, 2_500)
+    large = await _lookup_seconds(session, 20_000)
+    assert large < 24 * small, (small, large)

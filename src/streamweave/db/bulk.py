@@ -10,6 +10,7 @@ same pass. The rows join the caller's transaction like any other statement.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from streamweave.db.base import UTCDateTime
 
 ROWS_PER_STATEMENT = 10_000
-# Bound values per lookup statement: under SQLite's limit of 32,766.
+# Values per lookup statement: bounds the JSON document and the result.
 VALUES_PER_LOOKUP = 30_000
 
 
@@ -172,9 +173,9 @@ async def existing(
     columns): one statement per chunk of values.
 
     SQLAlchemy renders an IN list of thousands one parameter at a time, which costs more
-    than the lookups; here the statement is written once per size, and every column's
-    test shares the same bound values: PostgreSQL takes them as one array, SQLite as
-    numbered placeholders."""
+    than the lookups; here every column's test shares one bound value: an array on
+    PostgreSQL, a JSON array on SQLite (numbered placeholders, ``?1`` to ``?N``, cost
+    SQLite time quadratic in N: 130 µs a value at 20,000)."""
     connection = await session.connection()
     quote = connection.dialect.identifier_preparer.quote
 
@@ -191,8 +192,8 @@ async def existing(
         result = await connection.exec_driver_sql(union("= ANY($1::text[])"), (list(values),))
         found.update(row[0] for row in result)
         return found
+    statement = union("IN (SELECT value FROM json_each(?1))")
     for part in chunks(values, VALUES_PER_LOOKUP):
-        marks = ", ".join(f"?{number}" for number in range(1, len(part) + 1))
-        result = await connection.exec_driver_sql(union(f"IN ({marks})"), tuple(part))
+        result = await connection.exec_driver_sql(statement, (json.dumps(list(part)),))
         found.update(row[0] for row in result)
     return found
