@@ -6,8 +6,9 @@ renamed to its final name only when both hashes agree. Flushing is batched: one
 ``syncfs`` per batch of files instead of one ``fsync`` per file, then the renames,
 then one more ``syncfs`` so the new names are durable too.
 
-Files larger than one buffer are pipelined: a second thread writes while the first
-reads and hashes the next piece and re-reads the pieces already written.
+Files larger than one buffer are pipelined over three threads: one reads and hashes
+the source, one writes, one hashes the copy through a memory mapping (no second copy
+of the bytes into a buffer) as each piece is written.
 """
 
 from __future__ import annotations
@@ -317,60 +318,105 @@ def _copy_whole(
     return len(data), _digest(algorithm, data), _digest(algorithm, check)
 
 
+def hash_mapped(fd: int, offset: int, length: int, hashers: Sequence[Hasher]) -> None:
+    """Hash ``length`` bytes of ``fd`` from ``offset`` straight from the page cache,
+    through a mapping: no copy into a buffer.
+
+    Only for files this process writes: a file truncated under a mapping kills the
+    process (SIGBUS) when the missing pages are read, so sources are never mapped.
+    """
+    # Bytes past the end are not there to map: a copy cut short hashes short.
+    length = min(length, os.fstat(fd).st_size - offset)
+    if length <= 0:
+        return
+    skip = offset % mmap.ALLOCATIONGRANULARITY  # a mapping starts on a page boundary
+    mapped = mmap.mmap(
+        fd,
+        skip + length,
+        flags=mmap.MAP_SHARED | mmap.MAP_POPULATE,
+        prot=mmap.PROT_READ,
+        offset=offset - skip,
+    )
+    try:
+        with memoryview(mapped) as view, view[skip:] as wanted:
+            for hasher in hashers:
+                hasher.update(wanted)
+    finally:
+        mapped.close()
+
+
 def _write_pieces(
-    writer: int, todo: SimpleQueue[_Piece | None], done: SimpleQueue[_Piece | BaseException]
+    writer: int,
+    todo: SimpleQueue[_Piece | None],
+    free: SimpleQueue[memoryview | BaseException],
+    written: SimpleQueue[_Piece | None],
 ) -> None:
-    """The writing half of a pipelined copy: hands each piece back once it is written."""
+    """The writing thread of a pipelined copy: each piece written is handed on to be
+    verified, and its buffer back to the reader."""
     try:
         while (piece := todo.get()) is not None:
             _write_at(writer, piece.buffer[: piece.length], piece.offset)
-            done.put(piece)
+            written.put(piece)
+            free.put(piece.buffer)
     except BaseException as exc:  # re-raised by the reading thread, which would wait forever
-        done.put(exc)
+        free.put(exc)
+    finally:
+        written.put(None)
 
 
 def _hash_written(
-    writer: int, done: SimpleQueue[_Piece | BaseException], hasher: Hasher, check: memoryview
-) -> memoryview:
-    """Wait for the next piece to be written and hash it as re-read from the copy; its
-    buffer is free again."""
-    piece = done.get()
-    if isinstance(piece, BaseException):
-        raise piece
-    hasher.update(check[: _read_into(writer, check[: piece.length], piece.offset)])
-    return piece.buffer
+    writer: int, written: SimpleQueue[_Piece | None], hasher: Hasher, failed: list[BaseException]
+) -> None:
+    """The verifying thread of a pipelined copy: hashes the copy as written, piece by
+    piece, a step behind the writer."""
+    try:
+        while (piece := written.get()) is not None:
+            hash_mapped(writer, piece.offset, piece.length, [hasher])
+    except BaseException as exc:  # the reading thread re-raises it
+        failed.append(exc)
+        while written.get() is not None:
+            pass
 
 
 def _copy_pipelined(
     reader: int, writer: int, size: int, algorithm: str, buffers: _Buffers
 ) -> tuple[int, str, str]:
-    """A large file: this thread reads and hashes the source, and re-reads and hashes the
-    copy, while a second thread writes: writing is the slowest step (the destination
-    allocates its pages), so it gets a thread to itself. Both threads run at once, as
-    system calls and the hashing of large buffers release the GIL."""
+    """A large file over three threads: this one reads and hashes the source, a second
+    writes, a third hashes the copy through a mapping as each piece is written. System
+    calls and the hashing of large buffers release the GIL, so all three run at once."""
     source_hasher, dest_hasher = new_hasher(algorithm), new_hasher(algorithm)
     todo: SimpleQueue[_Piece | None] = SimpleQueue()
-    done: SimpleQueue[_Piece | BaseException] = SimpleQueue()
-    writing = threading.Thread(target=_write_pieces, args=(writer, todo, done), daemon=True)
-    writing.start()
-    free = list(buffers.pieces)
+    free: SimpleQueue[memoryview | BaseException] = SimpleQueue()
+    written: SimpleQueue[_Piece | None] = SimpleQueue()
+    failed: list[BaseException] = []
+    for piece in buffers.pieces:
+        free.put(piece)
+    threads = [
+        threading.Thread(target=_write_pieces, args=(writer, todo, free, written), daemon=True),
+        threading.Thread(
+            target=_hash_written, args=(writer, written, dest_hasher, failed), daemon=True
+        ),
+    ]
+    for thread in threads:
+        thread.start()
     offset = 0
     try:
         while offset < size:
-            if not free:
-                free.append(_hash_written(writer, done, dest_hasher, buffers.check))
-            count = _read_into(reader, free[-1][: size - offset], offset)
+            buffer = free.get()
+            if isinstance(buffer, BaseException):
+                raise buffer
+            count = _read_into(reader, buffer[: size - offset], offset)
             if not count:
                 break  # the source got shorter: the caller sees it
-            buffer = free.pop()
             source_hasher.update(buffer[:count])
             todo.put(_Piece(buffer, count, offset))
             offset += count
-        while len(free) < len(buffers.pieces):
-            free.append(_hash_written(writer, done, dest_hasher, buffers.check))
     finally:
         todo.put(None)
-        writing.join()
+        for thread in threads:
+            thread.join()
+    if failed:
+        raise failed[0]
     return offset, source_hasher.hexdigest(), dest_hasher.hexdigest()
 
 

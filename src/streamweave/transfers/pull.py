@@ -364,7 +364,7 @@ class Pull:
         result.bytes = size = os.stat(entry.staged).st_size
         if entry.range_checksums:
             read = _ranges(item.size or 0)
-            whole, parts = hash_ranges(entry.staged, self.algorithm, read, buffer)
+            whole, parts = hash_ranges(entry.staged, self.algorithm, read)
             if parts != entry.range_checksums or size != item.size:
                 raise ChecksumMismatch(
                     f"{item.destination}: {self.algorithm} of the copy differs from the "
@@ -421,24 +421,19 @@ def _ranges(size: int) -> list[tuple[int, int]]:
 
 
 def hash_ranges(
-    path: str, algorithm: str, ranges: Iterable[tuple[int, int]], buffer: bytearray
+    path: str, algorithm: str, ranges: Iterable[tuple[int, int]]
 ) -> tuple[str, list[str]]:
-    """One read of ``path``: the hash of each byte range and of the whole file."""
+    """One pass over ``path`` (a copy this process wrote, read through a mapping): the
+    hash of each byte range and of the whole file."""
     whole = new_hasher(algorithm)
     parts = []
-    view = memoryview(buffer)
     fd = os.open(path, os.O_RDONLY)
     try:
         for start, count in ranges:
             part = new_hasher(algorithm)
-            done = 0
-            while done < count:
-                got = os.preadv(fd, [view[: min(len(buffer), count - done)]], start + done)
-                if not got:
-                    break
-                part.update(view[:got])
-                whole.update(view[:got])
-                done += got
+            for offset in range(start, start + count, local.CHUNK_BYTES):
+                length = min(local.CHUNK_BYTES, start + count - offset)
+                local.hash_mapped(fd, offset, length, [part, whole])
             parts.append(part.hexdigest())
     finally:
         os.close(fd)
