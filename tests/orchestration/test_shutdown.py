@@ -68,9 +68,10 @@ async def stop_mid_harvest(
     worker = worker_factory(limit=1)
     response = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
     await first_batch_recorded(lab)
-    for _ in range(signals):
-        worker.process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(0.3)
+    # Two different signals back to back: two of the same may merge into one while the
+    # first is pending, and any pause between them lets the batch in hand end first.
+    for signum in [signal.SIGTERM, signal.SIGINT][:signals]:
+        worker.process.send_signal(signum)
     try:
         await asyncio.to_thread(worker.process.wait, 120)
     except subprocess.TimeoutExpired:

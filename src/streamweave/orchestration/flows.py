@@ -131,13 +131,14 @@ async def run_pipeline(
             await asyncio.wait({task, abort}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             abort.cancel()
-        if not task.done():
-            await _abort(task)
+        if not task.done() or _stopped_after_abort(task, control):
+            if not task.done():
+                await _abort(task)
             swept = await _sweep(sessions, box, target)
             raise HarvestAborted(
                 f"the worker was told to stop at once: the harvest of {target.instrument_name} "
-                f"was cancelled mid-batch ({swept} temporary copies removed; the next run "
-                "takes over its lease)"
+                f"stopped where it was ({swept} temporary copies removed; the next run "
+                "carries on from there)"
             )
         error: Exception | None = None
         try:
@@ -175,6 +176,16 @@ async def _notify(
         await notify_harvest_finished(sessions, settings, target.instrument_id, summary, error)
     except SQLAlchemyError as exc:
         get_run_logger().warning("admins could not be notified of this harvest: %s", exc)
+
+
+def _stopped_after_abort(task: asyncio.Task[HarvestSummary], control: Control) -> bool:
+    """The harvest reached a batch boundary after both signals, before the abort was
+    polled: that is the abort the worker asked for, with its clean-up."""
+    return (
+        control.abort_requested
+        and not task.cancelled()
+        and isinstance(task.exception(), HarvestStopped)
+    )
 
 
 async def _abort(task: asyncio.Task[HarvestSummary]) -> None:

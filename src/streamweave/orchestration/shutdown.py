@@ -22,7 +22,7 @@ class HarvestStopped(StreamWeaveError):
 
 
 class HarvestAborted(StreamWeaveError):
-    """The worker was told to stop at once: the harvest was cancelled mid-batch."""
+    """The worker was told to stop at once: the harvest was cancelled where it was."""
 
 
 class Control:
