@@ -10,7 +10,7 @@ import { Copyable } from "../components/Copyable";
 import { PageHeader } from "../components/PageHeader";
 import { PagedTable } from "../components/PagedTable";
 import { ErrorState, LoadingState } from "../components/States";
-import { StatusBadge } from "../components/StatusBadge";
+import { TRANSFER_COLUMNS } from "../components/transferColumns";
 import { usePaged } from "../components/usePaged";
 import { formatBytes, formatDateTime } from "../format";
 import { AccessGrants } from "./AccessGrants";
@@ -95,7 +95,7 @@ function Transfers({ fileId }: { fileId: string }) {
       rowKey={(transfer) => transfer.id}
       empty={{ title: "No transfers recorded" }}
       columns={[
-        { header: "Status", cell: (transfer) => <StatusBadge status={transfer.status} /> },
+        TRANSFER_COLUMNS.status,
         {
           header: "Checksum",
           cell: (transfer) =>
@@ -120,19 +120,9 @@ function Transfers({ fileId }: { fileId: string }) {
             </Stack>
           ),
         },
-        { header: "Bytes", cell: (transfer) => formatBytes(transfer.bytes_transferred) },
-        { header: "Completed", cell: (transfer) => formatDateTime(transfer.completed_at) },
-        {
-          header: "Error",
-          cell: (transfer) =>
-            transfer.error_message ? (
-              <Text size="xs" c="red">
-                {transfer.error_message}
-              </Text>
-            ) : (
-              "—"
-            ),
-        },
+        TRANSFER_COLUMNS.bytes,
+        TRANSFER_COLUMNS.completed,
+        TRANSFER_COLUMNS.error,
       ]}
     />
   );

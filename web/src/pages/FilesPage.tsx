@@ -1,9 +1,10 @@
-import { Anchor, Button, Group, Paper, Select, SimpleGrid, Text, TextInput } from "@mantine/core";
+import { Anchor, Group, Select, SimpleGrid, Text, TextInput } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { useState } from "react";
 import { Link } from "react-router";
 import { nameOf, useInstruments } from "../api/lookups";
 import type { FileRecord } from "../api/types";
+import { FilterPanel } from "../components/FilterPanel";
 import { PageHeader } from "../components/PageHeader";
 import { PagedTable } from "../components/PagedTable";
 import { usePaged } from "../components/usePaged";
@@ -58,43 +59,28 @@ export function FilesPage() {
   return (
     <>
       <PageHeader title="My files" description="Every file you may see, harvested from the lab's instruments." />
-      <Paper withBorder p="md" mb="md" component="section" aria-label="Search files">
-        <form
-          onSubmit={form.onSubmit((values) => setApplied(values))}
-          onReset={() => {
-            form.reset();
-            setApplied(NO_FILTERS);
-          }}
-          noValidate
-        >
-          <SimpleGrid cols={{ base: 1, sm: 2, lg: 4 }} spacing="sm">
-            <Select
-              label="Instrument"
-              placeholder="Any instrument"
-              data={instrumentOptions}
-              clearable
-              searchable
-              {...form.getInputProps("instrument_id")}
-              value={form.values.instrument_id || null}
-              onChange={(value) => form.setFieldValue("instrument_id", value ?? "")}
-            />
-            <TextInput label="Path starts with" placeholder="2024-05-02_run7/" {...form.getInputProps("path_prefix")} />
-            <TextInput label="ARK" placeholder="ark:/99999/fk4…" {...form.getInputProps("persistent_id")} />
-            <Group grow gap="xs" align="flex-start">
-              <TextInput label="Found from" type="date" {...form.getInputProps("discovered_after")} />
-              <TextInput label="until" type="date" {...form.getInputProps("discovered_before")} />
-            </Group>
-            <TextInput label="Metadata field" placeholder="sample" {...form.getInputProps("metadata_key")} />
-            <TextInput label="Metadata value" placeholder="S-042" {...form.getInputProps("metadata_value")} />
-          </SimpleGrid>
-          <Group mt="sm" gap="xs">
-            <Button type="submit">Search</Button>
-            <Button type="reset" variant="default">
-              Clear
-            </Button>
+      <FilterPanel label="Search files" form={form} submitLabel="Search" onApply={setApplied}>
+        <SimpleGrid cols={{ base: 1, sm: 2, lg: 4 }} spacing="sm">
+          <Select
+            label="Instrument"
+            placeholder="Any instrument"
+            data={instrumentOptions}
+            clearable
+            searchable
+            {...form.getInputProps("instrument_id")}
+            value={form.values.instrument_id || null}
+            onChange={(value) => form.setFieldValue("instrument_id", value ?? "")}
+          />
+          <TextInput label="Path starts with" placeholder="2024-05-02_run7/" {...form.getInputProps("path_prefix")} />
+          <TextInput label="ARK" placeholder="ark:/99999/fk4…" {...form.getInputProps("persistent_id")} />
+          <Group grow gap="xs" align="flex-start">
+            <TextInput label="Found from" type="date" {...form.getInputProps("discovered_after")} />
+            <TextInput label="until" type="date" {...form.getInputProps("discovered_before")} />
           </Group>
-        </form>
-      </Paper>
+          <TextInput label="Metadata field" placeholder="sample" {...form.getInputProps("metadata_key")} />
+          <TextInput label="Metadata value" placeholder="S-042" {...form.getInputProps("metadata_value")} />
+        </SimpleGrid>
+      </FilterPanel>
       <PagedTable
         label="Files"
         paged={paged}

@@ -1,13 +1,11 @@
-import { Anchor, Group, Select, Text } from "@mantine/core";
+import { Group, Select, Text } from "@mantine/core";
 import { useState } from "react";
-import { Link } from "react-router";
 import { nameOf, useInstruments } from "../api/lookups";
 import type { HarvestRun } from "../api/types";
 import { PageHeader } from "../components/PageHeader";
 import { PagedTable } from "../components/PagedTable";
-import { StatusBadge } from "../components/StatusBadge";
+import { RUN_COLUMNS } from "../components/runColumns";
 import { usePaged } from "../components/usePaged";
-import { formatBytes, formatDateTime, formatDuration } from "../format";
 
 const STATUSES = [
   { value: "running", label: "Running" },
@@ -45,16 +43,9 @@ export function HarvestRunsPage() {
           hint: instrument || status ? "No run matches these filters." : "Runs appear once an instrument you may see is harvested.",
         }}
         columns={[
-          {
-            header: "Started",
-            cell: (run) => (
-              <Anchor component={Link} to={`/harvest-runs/${run.id}`} size="sm">
-                {formatDateTime(run.started_at)}
-              </Anchor>
-            ),
-          },
+          RUN_COLUMNS.started,
           { header: "Instrument", cell: (run) => nameOf(instruments.data?.items, run.instrument_id) },
-          { header: "Status", cell: (run) => <StatusBadge status={run.status} /> },
+          RUN_COLUMNS.status,
           {
             header: "Files",
             cell: (run) => (
@@ -63,8 +54,8 @@ export function HarvestRunsPage() {
               </Text>
             ),
           },
-          { header: "Bytes", cell: (run) => formatBytes(run.bytes_transferred) },
-          { header: "Duration", cell: (run) => formatDuration(run.duration_seconds) },
+          RUN_COLUMNS.bytes,
+          RUN_COLUMNS.duration,
         ]}
       />
     </>

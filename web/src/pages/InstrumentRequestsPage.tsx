@@ -1,9 +1,10 @@
 import { Badge, Button, Group, Modal, Paper, Select, Stack, Text, Textarea, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "../api/client";
+import { useSave } from "../api/useSave";
 import { useCurrentUser } from "../auth/session";
+import { FormActions } from "../components/FormActions";
 import { PageHeader } from "../components/PageHeader";
 import { PagedTable } from "../components/PagedTable";
 import { FormError } from "../components/States";
@@ -29,7 +30,6 @@ export interface InstrumentRequest {
 const STATUS_COLOR = { pending: "gray", approved: "green", rejected: "red" } as const;
 
 export function RequestForm({ onDone }: { onDone?: () => void }) {
-  const client = useQueryClient();
   const form = useForm({
     initialValues: { name: "", location: "", harvest_frequency: "", description: "", justification: "" },
     validate: {
@@ -39,8 +39,9 @@ export function RequestForm({ onDone }: { onDone?: () => void }) {
       justification: (value) => (value.trim() ? null : "Explain why its data should be collected"),
     },
   });
-  const send = useMutation({
-    mutationFn: (values: typeof form.values) =>
+  const send = useSave({
+    collection: COLLECTION,
+    send: (values: typeof form.values) =>
       api.post(COLLECTION, {
         name: values.name.trim(),
         location: values.location.trim(),
@@ -48,9 +49,8 @@ export function RequestForm({ onDone }: { onDone?: () => void }) {
         description: values.description.trim() || null,
         justification: values.justification.trim(),
       }),
-    onSuccess: () => {
+    onSaved: () => {
       form.reset();
-      void client.invalidateQueries({ queryKey: [COLLECTION] });
       onDone?.();
     },
   });
@@ -81,15 +81,12 @@ export function RequestForm({ onDone }: { onDone?: () => void }) {
 }
 
 function Review({ item, onDone }: { item: InstrumentRequest; onDone: () => void }) {
-  const client = useQueryClient();
   const form = useForm({ initialValues: { status: item.status as string, admin_notes: item.admin_notes ?? "" } });
-  const save = useMutation({
-    mutationFn: (values: { status: string; admin_notes: string }) =>
+  const save = useSave({
+    collection: COLLECTION,
+    send: (values: { status: string; admin_notes: string }) =>
       api.patch(`${COLLECTION}/${item.id}`, { status: values.status, admin_notes: values.admin_notes.trim() || null }),
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [COLLECTION] });
-      onDone();
-    },
+    onSaved: onDone,
   });
   return (
     <form onSubmit={form.onSubmit((values) => save.mutate(values))} noValidate>
@@ -113,14 +110,7 @@ function Review({ item, onDone }: { item: InstrumentRequest; onDone: () => void 
           {...form.getInputProps("status")}
         />
         <Textarea label="Note to the requester" autosize minRows={2} {...form.getInputProps("admin_notes")} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            Save and notify
-          </Button>
-        </Group>
+        <FormActions submitLabel="Save and notify" pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );

@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Group, SegmentedControl, Stack, Text } from "@mantine/core";
+import { Anchor, Button, Group, SegmentedControl, Stack, Text } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
@@ -7,9 +7,9 @@ import type { HarvestRun, Transfer } from "../api/types";
 import { useCurrentUser } from "../auth/session";
 import { PagedTable } from "../components/PagedTable";
 import { FormError } from "../components/States";
-import { StatusBadge } from "../components/StatusBadge";
+import { TRANSFER_COLUMNS } from "../components/transferColumns";
 import { usePaged } from "../components/usePaged";
-import { formatBytes, formatDateTime } from "../format";
+import { formatDateTime } from "../format";
 
 /** Each file the run copied or failed to copy, with its error; admins can retry failures. */
 export function RunFiles({ run }: { run: HarvestRun }) {
@@ -69,29 +69,12 @@ export function RunFiles({ run }: { run: HarvestRun }) {
               </Anchor>
             ),
           },
-          { header: "Status", cell: (transfer) => <StatusBadge status={transfer.status} /> },
-          {
-            header: "Checksum",
-            cell: (transfer) => (
-              <Badge color={transfer.checksum_verified ? "green" : "gray"} variant="outline">
-                {transfer.checksum_verified ? "verified" : "not verified"}
-              </Badge>
-            ),
-          },
-          { header: "Bytes", cell: (transfer) => formatBytes(transfer.bytes_transferred) },
-          { header: "Attempt", cell: (transfer) => transfer.attempt },
+          TRANSFER_COLUMNS.status,
+          TRANSFER_COLUMNS.checksum,
+          TRANSFER_COLUMNS.bytes,
+          TRANSFER_COLUMNS.attempt,
           { header: "At", cell: (transfer) => formatDateTime(transfer.completed_at ?? transfer.created_at) },
-          {
-            header: "Error",
-            cell: (transfer) =>
-              transfer.error_message ? (
-                <Text size="xs" c="red.8">
-                  {transfer.error_message}
-                </Text>
-              ) : (
-                "—"
-              ),
-          },
+          TRANSFER_COLUMNS.error,
         ]}
       />
     </Stack>

@@ -1,11 +1,10 @@
-import { Anchor, Badge, Text } from "@mantine/core";
+import { Anchor } from "@mantine/core";
 import { Link } from "react-router";
 import type { Transfer } from "../api/types";
 import { PageHeader } from "../components/PageHeader";
 import { PagedTable } from "../components/PagedTable";
-import { StatusBadge } from "../components/StatusBadge";
+import { TRANSFER_COLUMNS } from "../components/transferColumns";
 import { usePaged } from "../components/usePaged";
-import { formatBytes, formatDateTime } from "../format";
 
 export function TransfersPage() {
   const paged = usePaged<Transfer>("/api/transfers");
@@ -26,29 +25,12 @@ export function TransfersPage() {
               </Anchor>
             ),
           },
-          { header: "Status", cell: (transfer) => <StatusBadge status={transfer.status} /> },
-          {
-            header: "Checksum",
-            cell: (transfer) => (
-              <Badge color={transfer.checksum_verified ? "green" : "gray"} variant="outline">
-                {transfer.checksum_verified ? "verified" : "not verified"}
-              </Badge>
-            ),
-          },
-          { header: "Bytes", cell: (transfer) => formatBytes(transfer.bytes_transferred) },
-          { header: "Attempt", cell: (transfer) => transfer.attempt },
-          { header: "Completed", cell: (transfer) => formatDateTime(transfer.completed_at) },
-          {
-            header: "Error",
-            cell: (transfer) =>
-              transfer.error_message ? (
-                <Text size="xs" c="red">
-                  {transfer.error_message}
-                </Text>
-              ) : (
-                "—"
-              ),
-          },
+          TRANSFER_COLUMNS.status,
+          TRANSFER_COLUMNS.checksum,
+          TRANSFER_COLUMNS.bytes,
+          TRANSFER_COLUMNS.attempt,
+          TRANSFER_COLUMNS.completed,
+          TRANSFER_COLUMNS.error,
         ]}
       />
     </>

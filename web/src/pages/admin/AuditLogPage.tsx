@@ -1,9 +1,10 @@
-import { Button, Code, Group, Paper, Select, SimpleGrid, Text, TextInput } from "@mantine/core";
+import { Code, Select, SimpleGrid, Text, TextInput } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, type Page } from "../../api/client";
 import type { User } from "../../api/types";
+import { FilterPanel } from "../../components/FilterPanel";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { usePaged } from "../../components/usePaged";
@@ -106,34 +107,19 @@ export function AuditLogPage() {
   return (
     <>
       <PageHeader title="Audit log" description="Every change, who made it and when; newest first." />
-      <Paper withBorder p="md" mb="md" component="section" aria-label="Filter the audit log">
-        <form
-          onSubmit={form.onSubmit((values) => setApplied(values))}
-          onReset={() => {
-            form.reset();
-            setApplied(NONE);
-          }}
-          noValidate
-        >
-          <SimpleGrid cols={{ base: 1, sm: 3, lg: 5 }} spacing="sm">
-            {select("entity_type", "What", ENTITY_TYPES)}
-            {select("action", "Action", ACTIONS)}
-            {select(
-              "actor_id",
-              "Who",
-              (users.data?.items ?? []).map((user) => ({ value: user.id, label: user.email })),
-            )}
-            <TextInput label="From" type="date" {...form.getInputProps("since")} />
-            <TextInput label="Until (inclusive)" type="date" {...form.getInputProps("until")} />
-          </SimpleGrid>
-          <Group mt="sm" gap="xs">
-            <Button type="submit">Filter</Button>
-            <Button type="reset" variant="default">
-              Clear
-            </Button>
-          </Group>
-        </form>
-      </Paper>
+      <FilterPanel label="Filter the audit log" form={form} submitLabel="Filter" onApply={setApplied}>
+        <SimpleGrid cols={{ base: 1, sm: 3, lg: 5 }} spacing="sm">
+          {select("entity_type", "What", ENTITY_TYPES)}
+          {select("action", "Action", ACTIONS)}
+          {select(
+            "actor_id",
+            "Who",
+            (users.data?.items ?? []).map((user) => ({ value: user.id, label: user.email })),
+          )}
+          <TextInput label="From" type="date" {...form.getInputProps("since")} />
+          <TextInput label="Until (inclusive)" type="date" {...form.getInputProps("until")} />
+        </SimpleGrid>
+      </FilterPanel>
       <PagedTable
         label="Audit log"
         paged={paged}

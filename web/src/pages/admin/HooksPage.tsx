@@ -1,14 +1,16 @@
-import { ActionIcon, Alert, Badge, Button, Code, Group, JsonInput, Modal, NumberInput, Paper, Select, SimpleGrid, Stack, Switch, Text, TextInput, Textarea, Title } from "@mantine/core";
+import { ActionIcon, Alert, Badge, Button, Code, Group, JsonInput, NumberInput, Paper, Select, SimpleGrid, Stack, Switch, Text, TextInput, Textarea, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, type Page } from "../../api/client";
 import { nameOf, useInstruments } from "../../api/lookups";
+import { createOrUpdate, useSave } from "../../api/useSave";
+import { FormActions } from "../../components/FormActions";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { canRender, cleanValue, initialValue, SchemaFields, type Schema } from "../../components/SchemaForm";
 import { ErrorState, FormError, LoadingState } from "../../components/States";
-import { usePaged } from "../../components/usePaged";
-import { DeleteRestore, ShowDeleted, useSoftDelete } from "./common";
+import { RowActions, ShowDeleted, useAdminList } from "./common";
+import { EditorModal, type Editing } from "./EditorModal";
 
 const COLLECTION = "/api/hooks";
 
@@ -87,7 +89,6 @@ interface EditorState {
 }
 
 function HookEditor({ item, onDone }: { item: Hook | null; onDone: () => void }) {
-  const client = useQueryClient();
   const { builtins, plugins } = useCatalog();
   const instruments = useInstruments();
   const kindOfItem = item
@@ -124,8 +125,9 @@ function HookEditor({ item, onDone }: { item: Hook | null; onDone: () => void })
     set({ kind, trigger: hook?.trigger ?? state.trigger, config, configText: JSON.stringify(config, null, 2) });
   };
 
-  const save = useMutation({
-    mutationFn: (config: Record<string, unknown>) => {
+  const save = useSave({
+    collection: COLLECTION,
+    send: (config: Record<string, unknown>) => {
       const body: Record<string, unknown> = {
         name: state.name.trim(),
         description: state.description.trim() || null,
@@ -143,12 +145,9 @@ function HookEditor({ item, onDone }: { item: Hook | null; onDone: () => void })
         if (state.webhook_secret) body.webhook_secret = state.webhook_secret;
         else if (item?.has_webhook_secret) body.webhook_secret = "****";
       }
-      return item ? api.patch(`${COLLECTION}/${item.id}`, body) : api.post(COLLECTION, body);
+      return createOrUpdate(COLLECTION, item, body);
     },
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [COLLECTION] });
-      onDone();
-    },
+    onSaved: onDone,
   });
 
   const submit = (event: React.FormEvent) => {
@@ -248,14 +247,7 @@ function HookEditor({ item, onDone }: { item: Hook | null; onDone: () => void })
             />
           )}
         </Paper>
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : "Create hook"}
-          </Button>
-        </Group>
+        <FormActions submitLabel={item ? "Save changes" : "Create hook"} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
@@ -420,10 +412,8 @@ function DryRun() {
 
 export function HooksPage() {
   const instruments = useInstruments();
-  const [showDeleted, setShowDeleted] = useState(false);
-  const [editing, setEditing] = useState<Hook | null | "new">(null);
-  const paged = usePaged<Hook>(COLLECTION, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(COLLECTION);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<Hook>(COLLECTION);
+  const [editing, setEditing] = useState<Editing<Hook>>(null);
   return (
     <>
       <PageHeader
@@ -459,16 +449,7 @@ export function HooksPage() {
               { header: "Priority", cell: (hook) => hook.priority },
               {
                 header: "Actions",
-                cell: (hook) => (
-                  <Group gap={4} wrap="nowrap">
-                    {!hook.deleted_at && (
-                      <Button size="compact-sm" variant="default" onClick={() => setEditing(hook)} aria-label={`Edit ${hook.name}`}>
-                        Edit
-                      </Button>
-                    )}
-                    <DeleteRestore item={hook} name={hook.name} actions={actions} />
-                  </Group>
-                ),
+                cell: (hook) => <RowActions item={hook} name={hook.name} actions={actions} onEdit={() => setEditing(hook)} />,
               },
             ]}
           />
@@ -476,9 +457,9 @@ export function HooksPage() {
         <ChainOrder />
         <DryRun />
       </Stack>
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "New hook" : "Edit hook"} size="xl">
-        {editing !== null && <HookEditor item={editing === "new" ? null : editing} onDone={() => setEditing(null)} />}
-      </Modal>
+      <EditorModal editing={editing} noun="hook" size="xl" onClose={() => setEditing(null)}>
+        {(item) => <HookEditor item={item} onDone={() => setEditing(null)} />}
+      </EditorModal>
     </>
   );
 }

@@ -1,9 +1,11 @@
-import { Button, Group, NumberInput, Paper, Select, SimpleGrid, Stack, Switch, TextInput, Textarea, Title } from "@mantine/core";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { Group, NumberInput, Paper, Select, SimpleGrid, Stack, Switch, TextInput, Textarea, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate } from "react-router";
 import { api, type Page } from "../../api/client";
 import type { CompletionRule, Instrument, ServiceAccount } from "../../api/types";
+import { createOrUpdate, useSave } from "../../api/useSave";
+import { FormActions } from "../../components/FormActions";
 import { FormError } from "../../components/States";
 import { ConnectionFields } from "./ConnectionFields";
 import { configToForm, formToConfig, missingFields, SOURCE_FIELDS, SOURCE_TYPES, type ConfigValues } from "./connectionFields";
@@ -57,7 +59,6 @@ export function completionRule(state: Pick<State, "rule_mode" | "quiet_seconds" 
 }
 
 export function InstrumentForm({ item }: { item: Instrument | null }) {
-  const client = useQueryClient();
   const navigate = useNavigate();
   const [state, setState] = useState<State>(() => initial(item));
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -70,8 +71,9 @@ export function InstrumentForm({ item }: { item: Instrument | null }) {
   const stored = item?.source_type === state.source_type ? item.source_config : undefined;
   const cifs = state.source_type === "cifs";
 
-  const save = useMutation({
-    mutationFn: () => {
+  const save = useSave({
+    collection: INSTRUMENTS,
+    send: () => {
       const text = (value: string) => value.trim() || null;
       const body: Record<string, unknown> = {
         name: state.name.trim(),
@@ -92,12 +94,9 @@ export function InstrumentForm({ item }: { item: Instrument | null }) {
           cifs_base_path: text(state.cifs_base_path),
         });
       }
-      return item ? api.patch<Instrument>(`${INSTRUMENTS}/${item.id}`, body) : api.post<Instrument>(INSTRUMENTS, body);
+      return createOrUpdate<Instrument>(INSTRUMENTS, item, body);
     },
-    onSuccess: async (saved) => {
-      await client.invalidateQueries({ queryKey: [INSTRUMENTS] });
-      navigate(`/admin/instruments/${saved.id}`);
-    },
+    onSaved: (saved) => navigate(`/admin/instruments/${saved.id}`),
   });
 
   const submit = (event: React.FormEvent) => {
@@ -196,14 +195,11 @@ export function InstrumentForm({ item }: { item: Instrument | null }) {
             )}
           </Group>
         </Paper>
-        <Group justify="flex-end">
-          <Button variant="default" onClick={() => navigate(item ? `/admin/instruments/${item.id}` : "/admin/instruments")}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : "Create instrument"}
-          </Button>
-        </Group>
+        <FormActions
+          submitLabel={item ? "Save changes" : "Create instrument"}
+          pending={save.isPending}
+          onCancel={() => navigate(item ? `/admin/instruments/${item.id}` : "/admin/instruments")}
+        />
       </Stack>
     </form>
   );

@@ -6,10 +6,10 @@ import { api, ApiError } from "../../api/client";
 import type { HarvestRun, Instrument } from "../../api/types";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
+import { RUN_COLUMNS } from "../../components/runColumns";
 import { ErrorState, FormError, LoadingState } from "../../components/States";
-import { StatusBadge } from "../../components/StatusBadge";
 import { usePaged } from "../../components/usePaged";
-import { formatBytes, formatDateTime, formatDuration } from "../../format";
+import { formatDateTime } from "../../format";
 import { AccessGrants } from "../AccessGrants";
 import { NotFoundPage } from "../NotFoundPage";
 import { ConnectionTestResult, DeleteRestore, useConnectionTest, useSoftDelete } from "./common";
@@ -45,19 +45,12 @@ function RecentRuns({ instrumentId }: { instrumentId: string }) {
       rowKey={(run) => run.id}
       empty={{ title: "Not harvested yet" }}
       columns={[
-        {
-          header: "Started",
-          cell: (run) => (
-            <Anchor component={Link} to={`/harvest-runs/${run.id}`} size="sm">
-              {formatDateTime(run.started_at)}
-            </Anchor>
-          ),
-        },
-        { header: "Status", cell: (run) => <StatusBadge status={run.status} /> },
+        RUN_COLUMNS.started,
+        RUN_COLUMNS.status,
         { header: "Copied", cell: (run) => run.files_completed },
         { header: "Failed", cell: (run) => run.files_failed },
-        { header: "Bytes", cell: (run) => formatBytes(run.bytes_transferred) },
-        { header: "Duration", cell: (run) => formatDuration(run.duration_seconds) },
+        RUN_COLUMNS.bytes,
+        RUN_COLUMNS.duration,
       ]}
     />
   );

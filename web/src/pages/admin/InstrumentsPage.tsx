@@ -1,13 +1,11 @@
 import { Anchor, Badge, Button, Group, Text } from "@mantine/core";
-import { useState } from "react";
 import { Link } from "react-router";
 import type { Instrument } from "../../api/types";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { FormError } from "../../components/States";
-import { usePaged } from "../../components/usePaged";
 import { formatDateTime } from "../../format";
-import { DeleteRestore, ShowDeleted, useSoftDelete } from "./common";
+import { DeleteRestore, ShowDeleted, useAdminList } from "./common";
 import { INSTRUMENTS } from "./InstrumentForm";
 
 export function sourceSummary(item: Instrument): string {
@@ -18,9 +16,7 @@ export function sourceSummary(item: Instrument): string {
 }
 
 export function InstrumentsPage() {
-  const [showDeleted, setShowDeleted] = useState(false);
-  const paged = usePaged<Instrument>(INSTRUMENTS, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(INSTRUMENTS);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<Instrument>(INSTRUMENTS);
   return (
     <>
       <PageHeader

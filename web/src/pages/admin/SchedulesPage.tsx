@@ -1,4 +1,4 @@
-import { Badge, Button, Group, List, Modal, Select, Stack, Switch, Text, TextInput } from "@mantine/core";
+import { Badge, Button, Group, List, Select, Stack, Switch, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import cronstrue from "cronstrue";
@@ -6,12 +6,14 @@ import { useState } from "react";
 import { api } from "../../api/client";
 import { nameOf, useInstruments, useStorageLocations } from "../../api/lookups";
 import type { Schedule } from "../../api/types";
+import { createOrUpdate, useSave } from "../../api/useSave";
+import { FormActions } from "../../components/FormActions";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { FormError } from "../../components/States";
-import { usePaged } from "../../components/usePaged";
 import { formatDateTime } from "../../format";
-import { DeleteRestore, ShowDeleted, useSoftDelete } from "./common";
+import { RowActions, ShowDeleted, useAdminList } from "./common";
+import { EditorModal, type Editing } from "./EditorModal";
 
 const COLLECTION = "/api/schedules";
 
@@ -57,7 +59,6 @@ function NextRuns({ cron, timezone }: { cron: string; timezone: string }) {
 }
 
 function ScheduleForm({ item, onDone }: { item: Schedule | null; onDone: () => void }) {
-  const client = useQueryClient();
   const instruments = useInstruments();
   const storage = useStorageLocations();
   const [state, setState] = useState({
@@ -69,13 +70,7 @@ function ScheduleForm({ item, onDone }: { item: Schedule | null; onDone: () => v
   });
   const [errors, setErrors] = useState<Record<string, string>>({});
   const description = describeCron(state.cron_expression);
-  const save = useMutation({
-    mutationFn: () => (item ? api.patch(`${COLLECTION}/${item.id}`, state) : api.post(COLLECTION, state)),
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [COLLECTION] });
-      onDone();
-    },
-  });
+  const save = useSave({ collection: COLLECTION, send: () => createOrUpdate(COLLECTION, item, state), onSaved: onDone });
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
     const found: Record<string, string> = {};
@@ -134,14 +129,7 @@ function ScheduleForm({ item, onDone }: { item: Schedule | null; onDone: () => v
             const enabled = event.currentTarget.checked;
             setState((current) => ({ ...current, enabled }));
           }} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : "Create schedule"}
-          </Button>
-        </Group>
+        <FormActions submitLabel={item ? "Save changes" : "Create schedule"} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
@@ -151,10 +139,8 @@ export function SchedulesPage() {
   const client = useQueryClient();
   const instruments = useInstruments();
   const storage = useStorageLocations();
-  const [showDeleted, setShowDeleted] = useState(false);
-  const [editing, setEditing] = useState<Schedule | null | "new">(null);
-  const paged = usePaged<Schedule>(COLLECTION, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(COLLECTION);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<Schedule>(COLLECTION);
+  const [editing, setEditing] = useState<Editing<Schedule>>(null);
   const toggle = useMutation({
     mutationFn: (item: Schedule) => api.patch(`${COLLECTION}/${item.id}`, { enabled: !item.enabled }),
     onSuccess: () => client.invalidateQueries({ queryKey: [COLLECTION] }),
@@ -212,21 +198,14 @@ export function SchedulesPage() {
           {
             header: "Actions",
             cell: (item) => (
-              <Group gap={4} wrap="nowrap">
-                {!item.deleted_at && (
-                  <Button size="compact-sm" variant="default" onClick={() => setEditing(item)} aria-label="Edit schedule">
-                    Edit
-                  </Button>
-                )}
-                <DeleteRestore item={item} name="this schedule" actions={actions} />
-              </Group>
+              <RowActions item={item} name="this schedule" editLabel="Edit schedule" actions={actions} onEdit={() => setEditing(item)} />
             ),
           },
         ]}
       />
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "New schedule" : "Edit schedule"} size="lg">
-        {editing !== null && <ScheduleForm item={editing === "new" ? null : editing} onDone={() => setEditing(null)} />}
-      </Modal>
+      <EditorModal editing={editing} noun="schedule" size="lg" onClose={() => setEditing(null)}>
+        {(item) => <ScheduleForm item={item} onDone={() => setEditing(null)} />}
+      </EditorModal>
     </>
   );
 }

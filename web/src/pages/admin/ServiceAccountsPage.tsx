@@ -1,20 +1,19 @@
-import { Badge, Button, Group, Modal, PasswordInput, Stack, Text, TextInput } from "@mantine/core";
+import { Badge, Button, Group, PasswordInput, Stack, Text, TextInput } from "@mantine/core";
 import { useForm } from "@mantine/form";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api } from "../../api/client";
 import type { ServiceAccount } from "../../api/types";
+import { createOrUpdate, useSave } from "../../api/useSave";
+import { FormActions } from "../../components/FormActions";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { FormError } from "../../components/States";
-import { usePaged } from "../../components/usePaged";
 import { formatDateTime } from "../../format";
-import { DeleteRestore, ShowDeleted, useSoftDelete } from "./common";
+import { RowActions, ShowDeleted, useAdminList } from "./common";
+import { EditorModal, type Editing } from "./EditorModal";
 
 const COLLECTION = "/api/service-accounts";
 
 function AccountForm({ item, onDone }: { item: ServiceAccount | null; onDone: () => void }) {
-  const client = useQueryClient();
   const form = useForm({
     initialValues: { name: item?.name ?? "", domain: item?.domain ?? "", username: item?.username ?? "", password: "" },
     validate: {
@@ -23,8 +22,9 @@ function AccountForm({ item, onDone }: { item: ServiceAccount | null; onDone: ()
       password: (value) => (item || value ? null : "Enter the password"),
     },
   });
-  const save = useMutation({
-    mutationFn: (values: typeof form.values) => {
+  const save = useSave({
+    collection: COLLECTION,
+    send: (values: typeof form.values) => {
       const body: Record<string, string | null> = {
         name: values.name.trim(),
         domain: values.domain.trim() || null,
@@ -32,12 +32,9 @@ function AccountForm({ item, onDone }: { item: ServiceAccount | null; onDone: ()
       };
       // Write-only: sent only when typed, never read back.
       if (values.password) body.password = values.password;
-      return item ? api.patch(`${COLLECTION}/${item.id}`, body) : api.post(COLLECTION, body);
+      return createOrUpdate(COLLECTION, item, body);
     },
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [COLLECTION] });
-      onDone();
-    },
+    onSaved: onDone,
   });
   return (
     <form onSubmit={form.onSubmit((values) => save.mutate(values))} noValidate>
@@ -53,24 +50,15 @@ function AccountForm({ item, onDone }: { item: ServiceAccount | null; onDone: ()
           description={item ? "Stored and never shown. Leave empty to keep it." : "Stored encrypted; it is never shown again."}
           {...form.getInputProps("password")}
         />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : "Create service account"}
-          </Button>
-        </Group>
+        <FormActions submitLabel={item ? "Save changes" : "Create service account"} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
 }
 
 export function ServiceAccountsPage() {
-  const [showDeleted, setShowDeleted] = useState(false);
-  const [editing, setEditing] = useState<ServiceAccount | null | "new">(null);
-  const paged = usePaged<ServiceAccount>(COLLECTION, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(COLLECTION);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<ServiceAccount>(COLLECTION);
+  const [editing, setEditing] = useState<Editing<ServiceAccount>>(null);
   return (
     <>
       <PageHeader
@@ -101,22 +89,13 @@ export function ServiceAccountsPage() {
           { header: "Updated", cell: (item) => formatDateTime(item.updated_at) },
           {
             header: "Actions",
-            cell: (item) => (
-              <Group gap={4} wrap="nowrap">
-                {!item.deleted_at && (
-                  <Button size="compact-sm" variant="default" onClick={() => setEditing(item)} aria-label={`Edit ${item.name}`}>
-                    Edit
-                  </Button>
-                )}
-                <DeleteRestore item={item} name={item.name} actions={actions} />
-              </Group>
-            ),
+            cell: (item) => <RowActions item={item} name={item.name} actions={actions} onEdit={() => setEditing(item)} />,
           },
         ]}
       />
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "New service account" : "Edit service account"}>
-        {editing !== null && <AccountForm item={editing === "new" ? null : editing} onDone={() => setEditing(null)} />}
-      </Modal>
+      <EditorModal editing={editing} noun="service account" onClose={() => setEditing(null)}>
+        {(item) => <AccountForm item={item} onDone={() => setEditing(null)} />}
+      </EditorModal>
     </>
   );
 }

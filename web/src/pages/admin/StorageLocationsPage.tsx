@@ -1,15 +1,15 @@
-import { Badge, Button, Group, Modal, Select, Stack, Switch, Text, TextInput } from "@mantine/core";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { Badge, Button, Group, Select, Stack, Switch, Text, TextInput } from "@mantine/core";
 import { useState } from "react";
-import { api } from "../../api/client";
 import type { StorageLocation } from "../../api/types";
+import { createOrUpdate, useSave } from "../../api/useSave";
+import { FormActions } from "../../components/FormActions";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { FormError } from "../../components/States";
-import { usePaged } from "../../components/usePaged";
 import { ConnectionFields } from "./ConnectionFields";
 import { configToForm, formToConfig, missingFields, STORAGE_FIELDS, STORAGE_TYPES, type ConfigValues } from "./connectionFields";
-import { ConnectionTestResult, DeleteRestore, ShowDeleted, useConnectionTest, useSoftDelete } from "./common";
+import { ConnectionTestResult, RowActions, ShowDeleted, useAdminList, useConnectionTest } from "./common";
+import { EditorModal, type Editing } from "./EditorModal";
 
 const COLLECTION = "/api/storage-locations";
 
@@ -35,7 +35,6 @@ function initial(item: StorageLocation | null): FormState {
 }
 
 export function StorageForm({ item, onDone }: { item: StorageLocation | null; onDone: () => void }) {
-  const client = useQueryClient();
   const [state, setStateValue] = useState<FormState>(() => initial(item));
   // Updates from the latest state: several keystrokes may land before a re-render.
   const setState = (patch: Partial<FormState> | ((current: FormState) => Partial<FormState>)) =>
@@ -43,8 +42,9 @@ export function StorageForm({ item, onDone }: { item: StorageLocation | null; on
   const [errors, setErrors] = useState<Record<string, string>>({});
   const fields = STORAGE_FIELDS[state.type] ?? [];
   const stored = item?.type === state.type ? item.connection_config : undefined;
-  const save = useMutation({
-    mutationFn: () => {
+  const save = useSave({
+    collection: COLLECTION,
+    send: () => {
       const body = {
         name: state.name.trim(),
         type: state.type,
@@ -53,12 +53,9 @@ export function StorageForm({ item, onDone }: { item: StorageLocation | null; on
         enabled: state.enabled,
         connection_config: formToConfig(fields, state.config, stored),
       };
-      return item ? api.patch<StorageLocation>(`${COLLECTION}/${item.id}`, body) : api.post<StorageLocation>(COLLECTION, body);
+      return createOrUpdate<StorageLocation>(COLLECTION, item, body);
     },
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [COLLECTION] });
-      onDone();
-    },
+    onSaved: onDone,
   });
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
@@ -110,24 +107,15 @@ export function StorageForm({ item, onDone }: { item: StorageLocation | null; on
           onChange={(value) => setState({ checksum_algorithm: value ?? "xxh3-128" })}
         />
         <Switch label="Enabled" checked={state.enabled} onChange={(e) => setState({ enabled: e.currentTarget.checked })} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : "Create storage location"}
-          </Button>
-        </Group>
+        <FormActions submitLabel={item ? "Save changes" : "Create storage location"} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
 }
 
 export function StorageLocationsPage() {
-  const [showDeleted, setShowDeleted] = useState(false);
-  const [editing, setEditing] = useState<StorageLocation | null | "new">(null);
-  const paged = usePaged<StorageLocation>(COLLECTION, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(COLLECTION);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<StorageLocation>(COLLECTION);
+  const [editing, setEditing] = useState<Editing<StorageLocation>>(null);
   const test = useConnectionTest((id) => `${COLLECTION}/${id}/test`);
   return (
     <>
@@ -164,38 +152,25 @@ export function StorageLocationsPage() {
             {
               header: "Actions",
               cell: (item) => (
-                <Group gap={4} wrap="nowrap">
-                  {!item.deleted_at && (
-                    <>
-                      <Button size="compact-sm" variant="default" onClick={() => setEditing(item)} aria-label={`Edit ${item.name}`}>
-                        Edit
-                      </Button>
-                      <Button
-                        size="compact-sm"
-                        variant="default"
-                        onClick={() => test.mutate(item.id)}
-                        loading={test.isPending && test.variables === item.id}
-                        aria-label={`Test connection of ${item.name}`}
-                      >
-                        Test
-                      </Button>
-                    </>
-                  )}
-                  <DeleteRestore item={item} name={item.name} actions={actions} />
-                </Group>
+                <RowActions item={item} name={item.name} actions={actions} onEdit={() => setEditing(item)}>
+                  <Button
+                    size="compact-sm"
+                    variant="default"
+                    onClick={() => test.mutate(item.id)}
+                    loading={test.isPending && test.variables === item.id}
+                    aria-label={`Test connection of ${item.name}`}
+                  >
+                    Test
+                  </Button>
+                </RowActions>
               ),
             },
           ]}
         />
       </Stack>
-      <Modal
-        opened={editing !== null}
-        onClose={() => setEditing(null)}
-        title={editing === "new" ? "New storage location" : "Edit storage location"}
-        size="lg"
-      >
-        {editing !== null && <StorageForm item={editing === "new" ? null : editing} onDone={() => setEditing(null)} />}
-      </Modal>
+      <EditorModal editing={editing} noun="storage location" size="lg" onClose={() => setEditing(null)}>
+        {(item) => <StorageForm item={item} onDone={() => setEditing(null)} />}
+      </EditorModal>
     </>
   );
 }

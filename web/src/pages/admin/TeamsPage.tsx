@@ -1,16 +1,19 @@
-import { Anchor, Badge, Button, Group, Modal, Paper, Select, Stack, Text, Textarea, TextInput, Title } from "@mantine/core";
+import { Anchor, Badge, Button, Group, Paper, Select, Stack, Text, Textarea, TextInput, Title } from "@mantine/core";
 import { useForm } from "@mantine/form";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, ApiError, type Page } from "../../api/client";
 import type { User } from "../../api/types";
+import { createOrUpdate, useSave } from "../../api/useSave";
+import { FormActions } from "../../components/FormActions";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { ErrorState, FormError, LoadingState } from "../../components/States";
 import { usePaged } from "../../components/usePaged";
 import { NotFoundPage } from "../NotFoundPage";
-import { DeleteRestore, ShowDeleted, useSoftDelete } from "./common";
+import { RowActions, ShowDeleted, useAdminList } from "./common";
+import { EditorModal, type Editing } from "./EditorModal";
 
 // Groups and projects: named sets of people that access is granted to. A group holds
 // users; a project holds users and groups.
@@ -40,21 +43,16 @@ const NOUN: Record<TeamKind, { one: string; many: string; path: string }> = {
 };
 
 function TeamEditor({ kind, item, onDone }: { kind: TeamKind; item: Team | null; onDone: () => void }) {
-  const client = useQueryClient();
   const collection = `/api/${kind}`;
   const form = useForm({
     initialValues: { name: item?.name ?? "", description: item?.description ?? "" },
     validate: { name: (value) => (value.trim() ? null : `Name the ${NOUN[kind].one}`) },
   });
-  const save = useMutation({
-    mutationFn: (values: { name: string; description: string }) => {
-      const body = { name: values.name.trim(), description: values.description.trim() || null };
-      return item ? api.patch(`${collection}/${item.id}`, body) : api.post(collection, body);
-    },
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [collection] });
-      onDone();
-    },
+  const save = useSave({
+    collection,
+    send: (values: { name: string; description: string }) =>
+      createOrUpdate(collection, item, { name: values.name.trim(), description: values.description.trim() || null }),
+    onSaved: onDone,
   });
   return (
     <form onSubmit={form.onSubmit((values) => save.mutate(values))} noValidate>
@@ -62,14 +60,7 @@ function TeamEditor({ kind, item, onDone }: { kind: TeamKind; item: Team | null;
         <FormError error={save.error} />
         <TextInput label="Name" required {...form.getInputProps("name")} />
         <Textarea label="Description" autosize minRows={2} {...form.getInputProps("description")} />
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : `Create ${NOUN[kind].one}`}
-          </Button>
-        </Group>
+        <FormActions submitLabel={item ? "Save changes" : `Create ${NOUN[kind].one}`} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
@@ -78,10 +69,8 @@ function TeamEditor({ kind, item, onDone }: { kind: TeamKind; item: Team | null;
 export function TeamsPage({ kind }: { kind: TeamKind }) {
   const collection = `/api/${kind}`;
   const noun = NOUN[kind];
-  const [showDeleted, setShowDeleted] = useState(false);
-  const [editing, setEditing] = useState<Team | null | "new">(null);
-  const paged = usePaged<Team>(collection, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(collection);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<Team>(collection);
+  const [editing, setEditing] = useState<Editing<Team>>(null);
   return (
     <>
       <PageHeader
@@ -113,22 +102,13 @@ export function TeamsPage({ kind }: { kind: TeamKind }) {
           { header: "Description", cell: (team) => team.description ?? "—" },
           {
             header: "Actions",
-            cell: (team) => (
-              <Group gap={4} wrap="nowrap">
-                {!team.deleted_at && (
-                  <Button size="compact-sm" variant="default" onClick={() => setEditing(team)} aria-label={`Edit ${team.name}`}>
-                    Edit
-                  </Button>
-                )}
-                <DeleteRestore item={team} name={team.name} actions={actions} />
-              </Group>
-            ),
+            cell: (team) => <RowActions item={team} name={team.name} actions={actions} onEdit={() => setEditing(team)} />,
           },
         ]}
       />
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? `New ${noun.one}` : `Edit ${noun.one}`}>
-        {editing !== null && <TeamEditor kind={kind} item={editing === "new" ? null : editing} onDone={() => setEditing(null)} />}
-      </Modal>
+      <EditorModal editing={editing} noun={noun.one} onClose={() => setEditing(null)}>
+        {(item) => <TeamEditor kind={kind} item={item} onDone={() => setEditing(null)} />}
+      </EditorModal>
     </>
   );
 }
@@ -142,7 +122,6 @@ function useChoices<T>(path: string) {
 }
 
 function AddMember({ kind, teamId }: { kind: TeamKind; teamId: string }) {
-  const client = useQueryClient();
   const path = `/api/${kind}/${teamId}/members`;
   const [type, setType] = useState<"user" | "group">("user");
   const [chosen, setChosen] = useState<string | null>(null);
@@ -152,13 +131,10 @@ function AddMember({ kind, teamId }: { kind: TeamKind; teamId: string }) {
     type === "user"
       ? (users.data?.items ?? []).filter((user) => !user.deleted_at).map((user) => ({ value: user.id, label: user.email }))
       : (groups.data?.items ?? []).filter((group) => !group.deleted_at).map((group) => ({ value: group.id, label: group.name }));
-  const add = useMutation({
-    mutationFn: () =>
-      api.post(path, kind === "groups" ? { user_id: chosen } : { member_type: type, member_id: chosen }),
-    onSuccess: () => {
-      setChosen(null);
-      void client.invalidateQueries({ queryKey: [path] });
-    },
+  const add = useSave({
+    collection: path,
+    send: () => api.post(path, kind === "groups" ? { user_id: chosen } : { member_type: type, member_id: chosen }),
+    onSaved: () => setChosen(null),
   });
   return (
     <Stack gap="xs">

@@ -1,16 +1,17 @@
-import { Badge, Button, Group, Modal, PasswordInput, Select, Stack, Switch, Text, TextInput } from "@mantine/core";
+import { Badge, Button, Group, PasswordInput, Select, Stack, Switch, Text, TextInput } from "@mantine/core";
 import { useForm } from "@mantine/form";
-import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "../../api/client";
 import type { User } from "../../api/types";
+import { useSave } from "../../api/useSave";
 import { useCurrentUser } from "../../auth/session";
+import { FormActions } from "../../components/FormActions";
 import { MIN_PASSWORD_LENGTH } from "../../components/NewPasswordFields";
 import { PageHeader } from "../../components/PageHeader";
 import { PagedTable } from "../../components/PagedTable";
 import { FormError } from "../../components/States";
-import { usePaged } from "../../components/usePaged";
-import { DeleteRestore, ShowDeleted, useSoftDelete } from "./common";
+import { RowActions, ShowDeleted, useAdminList } from "./common";
+import { EditorModal, type Editing } from "./EditorModal";
 
 const COLLECTION = "/api/admin/users";
 
@@ -22,7 +23,6 @@ interface UserForm {
 }
 
 function UserEditor({ item, onDone }: { item: User | null; onDone: () => void }) {
-  const client = useQueryClient();
   const form = useForm<UserForm>({
     initialValues: { email: item?.email ?? "", password: "", role: item?.role ?? "user", is_active: item?.is_active ?? true },
     validate: {
@@ -31,8 +31,9 @@ function UserEditor({ item, onDone }: { item: User | null; onDone: () => void })
         (item && !value) || value.length >= MIN_PASSWORD_LENGTH ? null : `At least ${MIN_PASSWORD_LENGTH} characters`,
     },
   });
-  const save = useMutation({
-    mutationFn: (values: UserForm) => {
+  const save = useSave({
+    collection: COLLECTION,
+    send: (values: UserForm) => {
       if (!item) {
         return api.post("/auth/register", { email: values.email.trim(), password: values.password, role: values.role });
       }
@@ -40,10 +41,7 @@ function UserEditor({ item, onDone }: { item: User | null; onDone: () => void })
       if (values.password) body.password = values.password;
       return api.patch(`/users/${item.id}`, body);
     },
-    onSuccess: async () => {
-      await client.invalidateQueries({ queryKey: [COLLECTION] });
-      onDone();
-    },
+    onSaved: onDone,
   });
   return (
     <form onSubmit={form.onSubmit((values) => save.mutate(values))} noValidate>
@@ -67,14 +65,7 @@ function UserEditor({ item, onDone }: { item: User | null; onDone: () => void })
           {...form.getInputProps("role")}
         />
         {item && <Switch label="Active (may log in)" {...form.getInputProps("is_active", { type: "checkbox" })} />}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onDone}>
-            Cancel
-          </Button>
-          <Button type="submit" loading={save.isPending}>
-            {item ? "Save changes" : "Create user"}
-          </Button>
-        </Group>
+        <FormActions submitLabel={item ? "Save changes" : "Create user"} pending={save.isPending} onCancel={onDone} />
       </Stack>
     </form>
   );
@@ -82,10 +73,8 @@ function UserEditor({ item, onDone }: { item: User | null; onDone: () => void })
 
 export function UsersPage() {
   const me = useCurrentUser();
-  const [showDeleted, setShowDeleted] = useState(false);
-  const [editing, setEditing] = useState<User | null | "new">(null);
-  const paged = usePaged<User>(COLLECTION, { include_deleted: showDeleted || undefined });
-  const actions = useSoftDelete(COLLECTION);
+  const { showDeleted, setShowDeleted, paged, actions } = useAdminList<User>(COLLECTION);
+  const [editing, setEditing] = useState<Editing<User>>(null);
   return (
     <>
       <PageHeader
@@ -119,21 +108,14 @@ export function UsersPage() {
           {
             header: "Actions",
             cell: (user) => (
-              <Group gap={4} wrap="nowrap">
-                {!user.deleted_at && (
-                  <Button size="compact-sm" variant="default" onClick={() => setEditing(user)} aria-label={`Edit ${user.email}`}>
-                    Edit
-                  </Button>
-                )}
-                {user.id !== me.id && <DeleteRestore item={user} name={user.email} actions={actions} />}
-              </Group>
+              <RowActions item={user} name={user.email} actions={actions} onEdit={() => setEditing(user)} deletable={user.id !== me.id} />
             ),
           },
         ]}
       />
-      <Modal opened={editing !== null} onClose={() => setEditing(null)} title={editing === "new" ? "New user" : "Edit user"}>
-        {editing !== null && <UserEditor item={editing === "new" ? null : editing} onDone={() => setEditing(null)} />}
-      </Modal>
+      <EditorModal editing={editing} noun="user" onClose={() => setEditing(null)}>
+        {(item) => <UserEditor item={item} onDone={() => setEditing(null)} />}
+      </EditorModal>
     </>
   );
 }

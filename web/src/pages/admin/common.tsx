@@ -1,7 +1,9 @@
-import { Alert, Button, Switch } from "@mantine/core";
+import { Alert, Button, Group, Switch } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState, type ReactNode } from "react";
 import { api, errorMessage } from "../../api/client";
 import type { ConnectionTest } from "../../api/types";
+import { usePaged } from "../../components/usePaged";
 
 /** Delete (soft) and restore for one admin collection; lists refresh afterwards. */
 export function useSoftDelete(collection: string) {
@@ -13,6 +15,14 @@ export function useSoftDelete(collection: string) {
     onSuccess: refresh,
   });
   return { remove, restore, error: remove.error ?? restore.error };
+}
+
+/** One admin collection as a list page shows it: deleted items only on request, with delete and restore. */
+export function useAdminList<T>(collection: string) {
+  const [showDeleted, setShowDeleted] = useState(false);
+  const paged = usePaged<T>(collection, { include_deleted: showDeleted || undefined });
+  const actions = useSoftDelete(collection);
+  return { showDeleted, setShowDeleted, paged, actions };
 }
 
 export function DeleteRestore({
@@ -40,6 +50,40 @@ export function DeleteRestore({
     >
       Delete
     </Button>
+  );
+}
+
+/** The actions cell of an admin list: Edit and any other buttons while the item lives, then Delete or Restore. */
+export function RowActions({
+  item,
+  name,
+  actions,
+  onEdit,
+  editLabel = `Edit ${name}`,
+  deletable = true,
+  children,
+}: {
+  item: { id: string; deleted_at: string | null };
+  name: string;
+  actions: ReturnType<typeof useSoftDelete>;
+  onEdit: () => void;
+  /** For rows whose name reads badly after "Edit". */
+  editLabel?: string;
+  deletable?: boolean;
+  children?: ReactNode;
+}) {
+  return (
+    <Group gap={4} wrap="nowrap">
+      {!item.deleted_at && (
+        <>
+          <Button size="compact-sm" variant="default" onClick={onEdit} aria-label={editLabel}>
+            Edit
+          </Button>
+          {children}
+        </>
+      )}
+      {deletable && <DeleteRestore item={item} name={name} actions={actions} />}
+    </Group>
   );
 }
 
