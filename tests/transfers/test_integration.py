@@ -40,10 +40,10 @@ from streamweave.transfers.errors import (
     PermissionDenied,
     TransferError,
 )
-from streamweave.transfers.local import TEMP_MARK
 from streamweave.transfers.pull import Pull
 from streamweave.transfers.registry import adapter_for
 from streamweave.transfers.stores import RcloneStore, shown
+from streamweave.transfers.tree import TEMP_MARK
 from tests.conftest import record_obscured
 from tests.transfers.conftest import Sample, require_samba
 

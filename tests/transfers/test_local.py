@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,7 @@ from streamweave.transfers.checksums import new_hasher
 from streamweave.transfers.errors import (
     ChecksumMismatch,
     DestinationFull,
+    LocationNotFound,
     PathNotFound,
     PermissionDenied,
     SourceChanged,
@@ -333,3 +336,35 @@ async def test_large_files_become_final_without_waiting_for_a_full_batch(
     )
     assert all(r.verified for r in results)
     assert seen == [1, 2, 3]
+
+
+async def test_the_index_is_made_in_a_process_of_its_own_and_equals_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every kind of name, a left-over temporary copy and a symlink (never followed)."""
+    _tree(tmp_path)
+    (tmp_path / f".plain.dat{local.TEMP_MARK}1234").write_bytes(b"half a copy")
+    (tmp_path / "link").symlink_to(tmp_path / "plain.dat")
+    started: list[tuple[str, ...]] = []
+    spawn = asyncio.create_subprocess_exec
+
+    async def recorded(*argv: str, **kwargs: Any) -> Any:
+        started.append(argv)
+        return await spawn(*argv, **kwargs)
+
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", recorded)
+    index = await local.index(tmp_path)
+    assert [argv[1:3] for argv in started] == [("-I", "-S")]
+    assert index == local.scan(tmp_path)
+    assert [entry.path for entry in index] == sorted(NAMES)
+    assert next(entry for entry in index if entry.path == "empty.bin").size == 0
+    plain = next(entry for entry in index if entry.path == "plain.dat")
+    assert plain.mtime_us == (tmp_path / "plain.dat").stat().st_mtime_ns // 1000
+
+
+async def test_indexing_a_missing_root_names_it(tmp_path: Path) -> None:
+    with pytest.raises(LocationNotFound, match="does not exist"):
+        await local.index(tmp_path / "gone")
+    (tmp_path / "file").write_bytes(b"")
+    with pytest.raises(LocationNotFound, match="not a directory"):
+        await local.index(tmp_path / "file")

@@ -63,7 +63,7 @@ from streamweave.identifiers.service import mint_unique
 from streamweave.services.catalog import add_files
 from streamweave.services.hook_specs import hook_specs_for
 from streamweave.services.locations import source_location, storage_location
-from streamweave.transfers import local
+from streamweave.transfers import local, tree
 from streamweave.transfers.base import (
     LOCAL_KINDS,
     Adapter,
@@ -112,7 +112,7 @@ def sweep_temporaries(folder: Path) -> int:
     removed = 0
     for directory, dirs, files in os.walk(folder):
         for name in [*files, *dirs]:
-            if local.is_temp_name(name):
+            if tree.is_temp_name(name):
                 path = Path(directory, name)
                 if path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)

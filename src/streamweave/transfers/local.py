@@ -17,10 +17,12 @@ import asyncio
 import contextlib
 import ctypes
 import errno
+import marshal
 import mmap
 import os
 import secrets
 import stat
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -29,6 +31,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import NamedTuple
 
+from streamweave.transfers import tree
 from streamweave.transfers.base import CopyItem, CopyResult, Entry, IndexEntry, Location
 from streamweave.transfers.checksums import Hasher, new_hasher
 from streamweave.transfers.errors import (
@@ -41,6 +44,7 @@ from streamweave.transfers.errors import (
     SourceChanged,
     TransferError,
 )
+from streamweave.transfers.tree import TEMP_MARK
 
 BUFFER_BYTES = 8 << 20
 # Copies move pieces this large: small enough for three in flight per worker, large
@@ -52,17 +56,12 @@ PIPELINE_DEPTH = 3
 BATCH_FILES = 256
 BATCH_BYTES = 1 << 30
 LIST_CHUNK = 2000
-TEMP_MARK = ".swpart-"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def temp_name(path: Path) -> Path:
     """The name a file has while it is unverified: hidden, and recognisably ours."""
     return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
-
-
-def is_temp_name(name: str) -> bool:
-    return name.startswith(".") and TEMP_MARK in name
 
 
 def join(root: str, relative: str, location: Location) -> str:
@@ -94,27 +93,18 @@ def _mtime(ns: int) -> datetime:
 
 
 def _tree(root: Path) -> Iterator[tuple[str, os.stat_result]]:
-    """(relative path, lstat) of every directory and regular file below ``root``,
-    StreamWeave's temporary copies left out; symlinks are never followed."""
-    if not root.is_dir():
-        raise LocationNotFound(f"{root} does not exist or is not a directory")
-    stack = [""]
-    while stack:
-        prefix = stack.pop()
-        try:
-            with os.scandir(root / prefix if prefix else root) as entries:
-                for entry in entries:
-                    if is_temp_name(entry.name):
-                        continue
-                    relative = f"{prefix}/{entry.name}" if prefix else entry.name
-                    info = entry.stat(follow_symlinks=False)
-                    if stat.S_ISDIR(info.st_mode):
-                        stack.append(relative)
-                        yield relative, info
-                    elif stat.S_ISREG(info.st_mode):
-                        yield relative, info
-        except PermissionError:
-            raise PermissionDenied(f"cannot list {root / prefix}: permission denied") from None
+    try:
+        yield from tree.walk(str(root))
+    except OSError as exc:
+        raise _listing_error(exc, root) from None
+
+
+def _listing_error(exc: OSError, root: Path) -> TransferError:
+    if isinstance(exc, NotADirectoryError | FileNotFoundError) and exc.filename == str(root):
+        return LocationNotFound(f"{root} does not exist or is not a directory")
+    if isinstance(exc, PermissionError):
+        return PermissionDenied(f"cannot list {exc.filename or root}: permission denied")
+    return map_os_error(exc, str(exc.filename or root))
 
 
 def walk(root: Path) -> Iterator[Entry]:
@@ -128,13 +118,36 @@ def walk(root: Path) -> Iterator[Entry]:
 def scan(root: Path) -> list[IndexEntry]:
     """Every file below ``root`` as (path, size, mtime in microseconds), sorted: the
     index a harvest diffs, without an Entry or a datetime per file."""
-    found = [
-        IndexEntry(relative, info.st_size, info.st_mtime_ns // 1000)
-        for relative, info in _tree(root)
-        if not stat.S_ISDIR(info.st_mode)
-    ]
-    found.sort()
-    return found
+    try:
+        return [IndexEntry(*row) for row in tree.file_index(str(root))]
+    except OSError as exc:
+        raise _listing_error(exc, root) from None
+
+
+async def index(root: Path) -> list[IndexEntry]:
+    """``scan``, in a process of its own (``tree.py`` as a script): the walk of a large
+    tree then runs on another core, beside the harvest's database reads."""
+    if not sys.executable:  # embedded without an interpreter to start: here, then
+        return await asyncio.to_thread(scan, root)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-I",
+        "-S",
+        tree.__file__,
+        str(root),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    output, errors = await process.communicate()
+    if process.returncode != 0:
+        raise TransferError(
+            f"listing {root} failed: {errors.decode(errors='replace').strip()[-500:]}"
+        )
+    report = marshal.loads(output)  # noqa: S302 - our own child's output, not outside data
+    if report[0] == "error":
+        _, number, message, filename = report
+        raise _listing_error(OSError(number, message, filename), root)
+    return [IndexEntry(*row) for row in report[1]]
 
 
 async def list_entries(location: Location) -> AsyncIterator[Entry]:

@@ -74,7 +74,7 @@ class NativeAdapter:
             yield entry
 
     async def index(self, location: Location) -> list[IndexEntry]:
-        return await asyncio.to_thread(local.scan, local.resolve(location, ""))
+        return await local.index(local.resolve(location, ""))
 
     async def copy_batch(
         self,

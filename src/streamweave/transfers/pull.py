@@ -46,6 +46,7 @@ from streamweave.transfers.errors import (
     TransferError,
 )
 from streamweave.transfers.rclone import RcloneDaemon, Remote, classify, rclone_binary
+from streamweave.transfers.tree import TEMP_MARK
 
 RANGED_BYTES = 256 << 20
 RANGES = 4
@@ -106,7 +107,7 @@ class Pull:
         self.algorithm = algorithm
         self.progress = progress
         self.root = local.resolve(destination, "")
-        self.staging = self.root / f"{local.TEMP_MARK}{secrets.token_hex(4)}"
+        self.staging = self.root / f"{TEMP_MARK}{secrets.token_hex(4)}"
         self.state = state
         self.stopped = False
         self.error: TransferError | None = None  # why the batch stopped, if it did
@@ -393,7 +394,7 @@ def _staging_under(root: Path, items: Sequence[CopyItem]) -> Path:
     common = posixpath.commonpath(folders) if folders and all(folders) else ""
     if common.startswith("..") or posixpath.isabs(common):
         common = ""
-    return root / common / f"{local.TEMP_MARK}{secrets.token_hex(4)}"
+    return root / common / f"{TEMP_MARK}{secrets.token_hex(4)}"
 
 
 def _chunks(items: list[CopyItem]) -> Iterator[list[CopyItem]]:

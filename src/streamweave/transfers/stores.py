@@ -27,8 +27,9 @@ from streamweave.transfers.errors import (
     TransferError,
     TransferTimeout,
 )
-from streamweave.transfers.local import TEMP_MARK, map_os_error, resolve
+from streamweave.transfers.local import map_os_error, resolve
 from streamweave.transfers.rclone import RcloneDaemon, Remote, classify
+from streamweave.transfers.tree import TEMP_MARK
 
 CHUNK_BYTES = 1 << 20
 

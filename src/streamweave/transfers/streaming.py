@@ -176,7 +176,7 @@ class RcloneAdapter:
 
     async def index(self, location: Location) -> list[IndexEntry]:
         if location.kind in LOCAL_KINDS:
-            return await asyncio.to_thread(local.scan, local.resolve(location, ""))
+            return await local.index(local.resolve(location, ""))
         return index_of([entry async for entry in list_remote(location)])
 
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
