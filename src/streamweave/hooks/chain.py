@@ -18,8 +18,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
-
-import httpx
+from typing import TYPE_CHECKING
 
 from streamweave.hooks.effects import Effect, HookError, Runner
 from streamweave.hooks.model import (
@@ -33,6 +32,9 @@ from streamweave.hooks.model import (
 )
 from streamweave.hooks.paths import UnsafeDestination, contained
 from streamweave.hooks.runners import compile_hook
+
+if TYPE_CHECKING:
+    import httpx
 
 # Part of the pre-transfer signature: raise it when a built-in's decisions change for
 # the same config (e.g. the glob rules), so files skipped before are looked at again.
@@ -122,6 +124,8 @@ class HookChain:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
+            import httpx  # only a chain with a webhook gets here: most harvests never do
+
             self._client = httpx.AsyncClient(
                 follow_redirects=False, headers={"User-Agent": USER_AGENT}
             )

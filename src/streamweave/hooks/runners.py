@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-
-import httpx
+from typing import TYPE_CHECKING
 
 from streamweave.errors import InvalidInput
 from streamweave.hooks import plugins
@@ -23,7 +22,9 @@ from streamweave.hooks.file_filter import FileFilter
 from streamweave.hooks.globs import GlobError
 from streamweave.hooks.model import HookSpec
 from streamweave.hooks.validation import validate_hook
-from streamweave.hooks.webhook import Webhook
+
+if TYPE_CHECKING:
+    import httpx
 
 BUILTIN_RUNNERS: dict[str, Callable[[HookSpec, str], Runner]] = {
     "file_filter": FileFilter,
@@ -60,6 +61,10 @@ def compile_hook(
         if spec.implementation == "builtin":
             return BUILTIN_RUNNERS[spec.target](spec, name)
         if spec.implementation == "http_webhook":
+            # Here, not at the top: httpx is a tenth of a second of a harvest's start-up,
+            # and most chains have no webhook.
+            from streamweave.hooks.webhook import Webhook
+
             return Webhook(spec, name, client, limiter, workers)
         plugin = plugins.find(spec.target)
         return plugins.PluginRunner(spec, name, plugin, limiter, workers)

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from streamweave.errors import InvalidInput
-from streamweave.hooks import plugins, webhook
+from streamweave.hooks import plugins
 from streamweave.hooks.builtins import check_config, get_builtin
 from streamweave.hooks.globs import GlobError, GlobSet
 from streamweave.hooks.paths import UnsafeDestination, contained
@@ -63,6 +63,8 @@ def validate_hook(
     if implementation == "http_webhook":
         if not target or urlsplit(target).scheme not in ("http", "https"):
             raise InvalidInput("webhook_url: an http_webhook needs an http:// or https:// URL")
+        from streamweave.hooks import webhook  # and httpx with it: only for webhooks
+
         return check_config(webhook.CONFIG_SCHEMA, config, "http_webhook")
     if implementation == "plugin":
         try:
