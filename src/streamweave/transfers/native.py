@@ -2,7 +2,7 @@
 
 Each file goes through the tight loop of ``local.copy_files`` (one read of the
 source, hashed as it is written, the copy re-read and hashed, batched flush, rename;
-large files pipelined over two threads). For many files the Python per-file cost,
+large files pipelined over three threads). For many files the Python per-file cost,
 not I/O, is the limit, and threads share one interpreter lock: large batches are cut
 into chunks run by a pool of worker processes (one per core, started once and kept),
 which also yields progress chunk by chunk.
