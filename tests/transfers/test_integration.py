@@ -28,11 +28,12 @@ from streamweave.simlab import servers
 from streamweave.simlab.datasets import LARGE_FILE, ManifestEntry
 from streamweave.simlab.endpoints import ARCHIVE, INSTRUMENT
 from streamweave.simlab.servers import Lab
-from streamweave.transfers import pull, rclone
+from streamweave.transfers import pull, rclone, streaming
 from streamweave.transfers.base import CopyItem, CopyResult, Location, Progress
 from streamweave.transfers.errors import (
     AuthenticationFailed,
     ChecksumMismatch,
+    DestinationExists,
     DestinationFull,
     HostUnreachable,
     LocationNotFound,
@@ -732,3 +733,40 @@ def test_error_texts_map_to_specific_classes(text: str) -> None:
     assert type(error) is ERROR_TEXTS[text]
     assert str(error).startswith("run.raw on cifs://nas/share: ")
     assert text[:80] in str(error) and '"input"' not in str(error)
+
+
+async def test_renames_on_remote_storage_share_one_session(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A harvest moves a batch's superseded versions aside in one call: one rclone
+    daemon for all of them, never one per file; nothing is ever replaced."""
+    dst, on_disk = destination(lab, "s3", tmp_path, "versions")
+    on_disk.mkdir(parents=True)
+    for name in ("a.raw", "b.raw", "taken.raw", "taken.raw.~1~"):
+        (on_disk / name).write_bytes(name.encode())
+    started: list[object] = []
+
+    class Counted(streaming.RcloneDaemon):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(streaming, "RcloneDaemon", Counted)
+    outcomes = await streaming.RcloneAdapter().rename(
+        dst,
+        [
+            ("a.raw", "a.raw.~1~"),
+            ("b.raw", "b.raw.~1~"),
+            ("gone.raw", "gone.raw.~1~"),
+            ("taken.raw", "taken.raw.~1~"),
+        ],
+    )
+    assert len(started) == 1
+    assert outcomes[:2] == [None, None]
+    assert isinstance(outcomes[2], PathNotFound), outcomes[2]
+    assert isinstance(outcomes[3], DestinationExists), outcomes[3]
+    assert (on_disk / "a.raw.~1~").read_bytes() == b"a.raw" and not (on_disk / "a.raw").exists()
+    assert (on_disk / "taken.raw").read_bytes() == b"taken.raw"
+    assert (on_disk / "taken.raw.~1~").read_bytes() == b"taken.raw.~1~"
+    assert await streaming.RcloneAdapter().rename(dst, []) == []
+    assert len(started) == 1

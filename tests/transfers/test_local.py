@@ -16,6 +16,7 @@ from streamweave.transfers.base import CopyItem, Location
 from streamweave.transfers.checksums import new_hasher
 from streamweave.transfers.errors import (
     ChecksumMismatch,
+    DestinationExists,
     DestinationFull,
     LocationNotFound,
     PathNotFound,
@@ -368,3 +369,23 @@ async def test_indexing_a_missing_root_names_it(tmp_path: Path) -> None:
     (tmp_path / "file").write_bytes(b"")
     with pytest.raises(LocationNotFound, match="not a directory"):
         await local.index(tmp_path / "file")
+
+
+async def test_renames_move_aside_without_replacing(tmp_path: Path) -> None:
+    for name in ("a.raw", "taken.raw", "taken.raw.~1~"):
+        (tmp_path / name).write_bytes(name.encode())
+    outcomes = await NativeAdapter().rename(
+        Location("posix", str(tmp_path)),
+        [
+            ("a.raw", "a.raw.~1~"),
+            ("gone.raw", "gone.raw.~1~"),
+            ("taken.raw", "taken.raw.~1~"),
+            ("a.raw.~1~", "../outside"),
+        ],
+    )
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], PathNotFound)
+    assert isinstance(outcomes[2], DestinationExists)
+    assert isinstance(outcomes[3], PermissionDenied)
+    assert (tmp_path / "a.raw.~1~").read_bytes() == b"a.raw"
+    assert (tmp_path / "taken.raw").read_bytes() == b"taken.raw"

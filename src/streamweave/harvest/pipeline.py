@@ -14,7 +14,6 @@ lease keeps two harvests of one instrument from overlapping.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import posixpath
 import shutil
@@ -523,16 +522,20 @@ class Harvest:
         self, context: _Context, batch: list[Candidate]
     ) -> list[tuple[Candidate, str]]:
         """Move each superseded version aside under its versioned name, before the new one
-        takes its place. A move already done by an interrupted run is not an error."""
-        moved = []
-        for candidate in batch:
-            if candidate.version < 2 or candidate.previous_path != candidate.destination:
-                continue
-            target = versioned_name(candidate.destination, candidate.version - 1)
+        takes its place: the batch's moves in one call (one connection to the storage).
+        A move already done by an interrupted run is not an error."""
+        moved = [
+            (candidate, versioned_name(candidate.destination, candidate.version - 1))
+            for candidate in batch
+            if candidate.version >= 2 and candidate.previous_path == candidate.destination
+        ]
+        outcomes = await context.adapter.rename(
+            context.destination, [(c.destination, target) for c, target in moved]
+        )
+        for error in outcomes:
             # Already moved by an interrupted run: the versioned name keeps what it holds.
-            with contextlib.suppress(PathNotFound, DestinationExists):
-                await context.adapter.rename(context.destination, candidate.destination, target)
-            moved.append((candidate, target))
+            if error is not None and not isinstance(error, PathNotFound | DestinationExists):
+                raise error
         return moved
 
     def _post_facts(self, context: _Context, candidate: Candidate, result: CopyResult) -> FileFacts:

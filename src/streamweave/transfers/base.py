@@ -174,7 +174,11 @@ class Adapter(Protocol):
 
     async def delete(self, location: Location, path: str) -> None: ...
 
-    async def rename(self, location: Location, path: str, new_path: str) -> None:
-        """Move a file within ``location``. Never replaces: ``DestinationExists`` when
-        something is at ``new_path``, ``PathNotFound`` when nothing is at ``path``."""
+    async def rename(
+        self, location: Location, moves: Sequence[tuple[str, str]]
+    ) -> list[TransferError | None]:
+        """Move files within ``location``, each (path, new path), all in one session
+        (one connection, never one per file). Never replaces. One outcome per move:
+        None when moved, ``DestinationExists`` when something is at the new path,
+        ``PathNotFound`` when nothing is at the path, or another ``TransferError``."""
         ...

@@ -29,7 +29,7 @@ from streamweave.transfers.base import (
     Progress,
     ProgressCallback,
 )
-from streamweave.transfers.errors import LocationNotFound, PermissionDenied
+from streamweave.transfers.errors import LocationNotFound, PermissionDenied, TransferError
 
 PROCESS_THRESHOLD = 1000
 CHUNK_FILES = 1000
@@ -157,9 +157,20 @@ class NativeAdapter:
         except OSError as exc:
             raise local.map_os_error(exc, path) from None
 
-    async def rename(self, location: Location, path: str, new_path: str) -> None:
-        source, target = local.resolve(location, path), local.resolve(location, new_path)
-        try:
-            await asyncio.to_thread(local.move_without_replacing, source, target)
-        except OSError as exc:
-            raise local.map_os_error(exc, path) from None
+    async def rename(
+        self, location: Location, moves: Sequence[tuple[str, str]]
+    ) -> list[TransferError | None]:
+        def move_all() -> list[TransferError | None]:
+            outcomes: list[TransferError | None] = []
+            for path, new_path in moves:
+                try:
+                    source = local.resolve(location, path)
+                    local.move_without_replacing(source, local.resolve(location, new_path))
+                    outcomes.append(None)
+                except OSError as exc:
+                    outcomes.append(local.map_os_error(exc, path))
+                except TransferError as exc:
+                    outcomes.append(exc)
+            return outcomes
+
+        return await asyncio.to_thread(move_all)

@@ -271,8 +271,21 @@ class RcloneAdapter:
         async with self._stores(location) as (store,):
             await store.delete(path)
 
-    async def rename(self, location: Location, path: str, new_path: str) -> None:
+    async def rename(
+        self, location: Location, moves: Sequence[tuple[str, str]]
+    ) -> list[TransferError | None]:
+        if not moves:
+            return []
+        outcomes: list[TransferError | None] = []
         async with self._stores(location) as (store,):
-            if await store.exists(new_path):
-                raise DestinationExists(f"{new_path} already exists on {location.describe()}")
-            await store.replace(path, new_path)
+            for path, new_path in moves:
+                try:
+                    if await store.exists(new_path):
+                        raise DestinationExists(
+                            f"{new_path} already exists on {location.describe()}"
+                        )
+                    await store.replace(path, new_path)
+                    outcomes.append(None)
+                except TransferError as exc:
+                    outcomes.append(exc)
+        return outcomes
