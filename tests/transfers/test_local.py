@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import subprocess
+import sys
+import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -389,3 +392,50 @@ async def test_renames_move_aside_without_replacing(tmp_path: Path) -> None:
     assert isinstance(outcomes[3], PermissionDenied)
     assert (tmp_path / "a.raw.~1~").read_bytes() == b"a.raw"
     assert (tmp_path / "taken.raw").read_bytes() == b"taken.raw"
+
+
+POOL_OWNER = """
+import asyncio, sys
+from streamweave.transfers import native
+
+async def main() -> None:
+    await native.NativeAdapter().prepare()
+    pool = native._pool()
+    for future in [pool.submit(native._started) for _ in range(20)]:
+        future.result()
+    print(" ".join(map(str, sorted(pool._processes))), flush=True)
+    await asyncio.sleep(600)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
+
+
+def test_copy_workers_end_when_their_harvest_is_killed(tmp_path: Path) -> None:
+    """kill -9 of a harvest (an OOM kill, a crash trial) must not leave its copy
+    workers, and with them the forkserver, running for ever."""
+    script = tmp_path / "owner.py"
+    script.write_text(POOL_OWNER)
+    owner = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert owner.stdout is not None
+        workers = [int(pid) for pid in owner.stdout.readline().split()]
+        assert workers and all(_alive(pid) for pid in workers)
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]

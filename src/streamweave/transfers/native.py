@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
@@ -33,6 +35,7 @@ from streamweave.transfers.errors import LocationNotFound, PermissionDenied, Tra
 
 PROCESS_THRESHOLD = 1000
 CHUNK_FILES = 1000
+OWNER_POLL_SECONDS = 1.0
 
 
 def _workers() -> int:
@@ -47,7 +50,29 @@ def _pool() -> ProcessPoolExecutor:
     # is imported once and every worker inherits it.
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["__main__", "streamweave.transfers.local"])
-    return ProcessPoolExecutor(max_workers=_workers(), mp_context=context)
+    return ProcessPoolExecutor(
+        max_workers=_workers(),
+        mp_context=context,
+        initializer=_exit_with,
+        initargs=(os.getpid(),),
+    )
+
+
+def _exit_with(owner: int) -> None:
+    """In each worker: end when the process that started the pool is gone. A worker
+    holds the write end of its own task queue (and the forkserver's liveness pipe), so
+    a parent killed with SIGKILL would otherwise leave it, and the forkserver, waiting
+    for ever."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(OWNER_POLL_SECONDS)
+            try:
+                os.kill(owner, 0)
+            except OSError:  # gone (or its id reused by another user's process)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 def _started() -> int:
