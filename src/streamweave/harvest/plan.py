@@ -9,9 +9,11 @@ the skip memory decide which changed or new files are candidates for this run.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_right
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from streamweave.db.ids import new_id
@@ -73,6 +75,9 @@ class Known(NamedTuple):
 # glance alone; every other entry the plan reads whole (``Known``).
 Glance = Sequence[Any]
 _PATH, _SIZE, _MTIME, _SETTLED, _DELETED = 0, 1, 2, 3, 4
+_LISTED_FORM = itemgetter(_PATH, _SIZE, _MTIME)  # a glance as the listing has it
+_settled = itemgetter(_SETTLED)
+_path_of = attrgetter("path")
 # Whole entries of the paths asked for (``records.entry_reader``).
 ReadEntries = Callable[[Sequence[str]], Awaitable[dict[str, Known]]]
 
@@ -123,6 +128,17 @@ class Plan:
         return bool(self.inserts or self.updates or self.vanished_entries)
 
 
+def _all_unchanged(page: Sequence[Glance], listed: Sequence[Listed]) -> bool:
+    """Whether a page of glances and the listing's stretch up to its last path are the
+    same files, all settled and unchanged: most pages of a re-harvest, recognised with
+    no Python step per file."""
+    return (
+        len(page) == len(listed)
+        and all(map(_settled, page))
+        and list(map(_LISTED_FORM, page)) == listed
+    )
+
+
 class Planner:
     def __init__(
         self,
@@ -154,6 +170,15 @@ class Planner:
         seen = 0
         end = len(listing)
         async for page in known:
+            stop = bisect_right(listing, page[-1][_PATH], position, end, key=_path_of)
+            if _all_unchanged(page, listing[position:stop]):
+                self.plan.unchanged += len(page)
+                position = stop
+                seen += len(page)
+                if seen >= size:
+                    yield self._take()
+                    seen = 0
+                continue
             closer: list[tuple[Listed | None, str]] = []  # changed, or vanished
             for glance in page:
                 path = glance[_PATH]
