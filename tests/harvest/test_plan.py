@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from streamweave.harvest.plan import Known, Listed, Plan, Planner
-from streamweave.harvest.rules import Completion, CompletionRule
+from streamweave.harvest.rules import Completion, CompletionRule, waits_for_others
 from streamweave.transfers.base import microseconds
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -98,3 +98,21 @@ async def test_changes_among_unchanged_pages_are_each_found(page: int) -> None:
     assert plan.unchanged == 1000 - 1 - len(changed)
     assert sorted(asked) == sorted(changed | {names[500], names[900]})
     assert len(plan.vanished_entries) == 1
+
+
+@pytest.mark.parametrize(
+    ("marker", "unfinished", "waits"),
+    [
+        ("run1/RTAComplete.txt", [], False),
+        ("run1/RTAComplete.txt", ["run1/RTAComplete.txt"], False),  # only itself
+        ("run1/RTAComplete.txt", ["run1/RTAComplete.txt", "run1/deep/er/a.bcl"], True),
+        ("run1/RTAComplete.txt", ["run1/a.bcl", "run1/RTAComplete.txt"], True),
+        ("run1/RTAComplete.txt", ["run10/a.bcl", "run1a.bcl", "run2/b.bcl"], False),  # siblings
+        ("RTAComplete.txt", ["RTAComplete.txt", "any/where.bcl"], True),  # at the root
+        ("RTAComplete.txt", ["RTAComplete.txt"], False),
+    ],
+)
+def test_a_marker_waits_only_for_unfinished_files_below_its_directory(
+    marker: str, unfinished: list[str], waits: bool
+) -> None:
+    assert waits_for_others(marker, sorted(unfinished)) is waits

@@ -56,8 +56,8 @@ from streamweave.harvest.plan import (
     from_us,
 )
 from streamweave.harvest.progress import HarvestSummary, Reporter, SilentReporter
-from streamweave.harvest.rules import Completion, CompletionRule
-from streamweave.hooks import FileFacts, HookChain
+from streamweave.harvest.rules import Completion, CompletionRule, waits_for_others
+from streamweave.hooks import FileFacts, HookChain, PostOutcome
 from streamweave.identifiers.service import mint_unique
 from streamweave.services.catalog import add_files
 from streamweave.services.hook_specs import hook_specs_for
@@ -370,12 +370,23 @@ class Harvest:
     ) -> tuple[list[Candidate], EntryWrites]:
         """Skips (the rule named, remembered with the hooks' signature), redirects, and
         blocking failures; returns what is to be copied and the entry rows to write."""
-        folder = destination_folder(context.instrument.name, context.instrument.id)
+        _default_destinations(context.instrument, candidates)
+        writes = EntryWrites(context)
+        if context.chain.has_pre:
+            kept = await self._pre_verdicts(context, candidates, writes)
+        else:  # most instruments: no facts to build, every file kept as it is
+            kept = candidates
+        if context.destination.kind in FOLDING_KINDS:
+            kept = await self._without_collisions(context, kept, writes)
+        return kept, writes
+
+    async def _pre_verdicts(
+        self, context: _Context, candidates: list[Candidate], writes: EntryWrites
+    ) -> list[Candidate]:
         outcomes = await context.chain.run_pre(
-            [_pre_facts(context.instrument, folder, c) for c in candidates]
+            [_pre_facts(context.instrument, c) for c in candidates]
         )
         kept: list[Candidate] = []
-        writes = EntryWrites(context)
         for candidate, outcome in zip(candidates, outcomes, strict=True):
             if outcome.blocked:
                 reason = "; ".join(f"{f.hook}: {f.message}" for f in outcome.failures)
@@ -397,9 +408,7 @@ class Harvest:
                 candidate.destination = outcome.destination_path
                 candidate.metadata = dict(outcome.metadata)
                 kept.append(candidate)
-        if context.destination.kind in FOLDING_KINDS:
-            kept = await self._without_collisions(context, kept, writes)
-        return kept, writes
+        return kept
 
     async def _without_collisions(
         self, context: _Context, candidates: list[Candidate], writes: EntryWrites
@@ -445,17 +454,12 @@ class Harvest:
 
     async def _ready_markers(self, context: _Context, markers: list[Candidate]) -> list[Candidate]:
         """Markers whose run directory is otherwise complete; the others wait."""
-        ready = []
         async with self.sessions() as session:
-            for marker in markers:
-                directory = posixpath.dirname(marker.path)
-                left = await records.unfinished_under(
-                    session, context.instrument.id, context.storage.id, directory, marker.path
-                )
-                if left:
-                    context.summary.waiting += 1
-                else:
-                    ready.append(marker)
+            unfinished = await records.unfinished_paths(
+                session, context.instrument.id, context.storage.id
+            )
+        ready = [m for m in markers if not waits_for_others(m.path, unfinished)]
+        context.summary.waiting += len(markers) - len(ready)
         return ready
 
     async def _transfer(
@@ -507,9 +511,12 @@ class Harvest:
     ) -> None:
         """Post-transfer hooks, then the batch's records in one transaction."""
         verified = [(c, r) for c, r in zip(batch, results, strict=True) if r.verified]
-        outcomes = await context.chain.run_post(
-            [self._post_facts(context, c, r) for c, r in verified]
-        )
+        if context.chain.has_post:
+            outcomes = await context.chain.run_post(
+                [self._post_facts(context, c, r) for c, r in verified]
+            )
+        else:  # most instruments: the metadata is what the pre hooks left
+            outcomes = [PostOutcome(c.metadata, [], []) for c, _ in verified]
         async with self.sessions() as session:
             await Recorder(self, context, session).record(batch, results, verified, outcomes, moved)
             await records.update_run(session, context.run_id, context.summary)
@@ -631,12 +638,10 @@ class Harvest:
             planner = self._planner(instrument, storage, chain, listing, now)
             known = records.read_known(self.sessions, instrument.id, storage.id)
             read_entries = records.entry_reader(self.sessions, instrument.id, storage.id)
-            folder = destination_folder(instrument.name, instrument.id)
             async for plan in planner.pages(listing, known, read_entries):
                 _count(summary, plan)
-                outcomes = await chain.run_pre(
-                    [_pre_facts(instrument, folder, c) for c in plan.candidates]
-                )
+                _default_destinations(instrument, plan.candidates)
+                outcomes = await chain.run_pre([_pre_facts(instrument, c) for c in plan.candidates])
                 for candidate, outcome in zip(plan.candidates, outcomes, strict=True):
                     if outcome.skip_rule is not None:
                         summary.skipped += 1
@@ -972,12 +977,20 @@ def _preferred(instrument: Instrument) -> str | None:
     return None if instrument.transfer_adapter == "rclone" else instrument.transfer_adapter
 
 
-def _pre_facts(instrument: Instrument, folder: str, candidate: Candidate) -> FileFacts:
+def _default_destinations(instrument: Instrument, candidates: list[Candidate]) -> None:
+    """Each file's place in storage unless a pre hook redirects it: the instrument's
+    folder, then the file's path on the instrument."""
+    folder = destination_folder(instrument.name, instrument.id)
+    for candidate in candidates:
+        candidate.destination = f"{folder}/{candidate.path}"
+
+
+def _pre_facts(instrument: Instrument, candidate: Candidate) -> FileFacts:
     return FileFacts(
         source_path=candidate.path,
         size=candidate.size,
         mtime=from_us(candidate.mtime_us),
-        destination_path=f"{folder}/{candidate.path}",
+        destination_path=candidate.destination,
         metadata={},
         instrument_id=str(instrument.id),
         instrument_name=instrument.name,

@@ -306,26 +306,19 @@ async def audit(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     await insert_many(session, AuditLog, rows)
 
 
-async def unfinished_under(
-    session: AsyncSession,
-    instrument_id: uuid.UUID,
-    storage_id: uuid.UUID,
-    directory: str,
-    marker_path: str,
-) -> int:
-    """How many files below ``directory`` are not done (the marker's own entry aside)."""
+async def unfinished_paths(
+    session: AsyncSession, instrument_id: uuid.UUID, storage_id: uuid.UUID
+) -> list[str]:
+    """The paths of this instrument's files that are not done (neither harvested nor
+    skipped), sorted: what a marker's run directory may still be waiting for."""
     e = HarvestEntry
-    prefix = f"{directory}/" if directory else ""
-    query = select(func.count()).where(
+    query = select(e.source_path).where(
         e.instrument_id == instrument_id,
         e.storage_location_id == storage_id,
-        e.source_path != marker_path,
         e.source_deleted_at.is_(None),
         e.state.not_in(("completed", "skipped")),
     )
-    if prefix:
-        query = query.where(e.source_path.startswith(prefix, autoescape=True))
-    return int(await session.scalar(query) or 0)
+    return sorted((await session.scalars(query)).all())
 
 
 async def latest_versions(

@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,3 +93,16 @@ class Completion:
         if self.rule.mode == "marker":
             return self.marker_scope(path) is not None
         return True
+
+
+def waits_for_others(marker_path: str, unfinished: Sequence[str]) -> bool:
+    """Whether a file other than the marker itself, below the marker's directory, is in
+    ``unfinished`` (sorted paths): then the marker is not harvested yet."""
+    directory = posixpath.dirname(marker_path)
+    prefix = f"{directory}/" if directory else ""
+    index = bisect_left(unfinished, prefix)
+    while index < len(unfinished) and unfinished[index].startswith(prefix):
+        if unfinished[index] != marker_path:
+            return True
+        index += 1
+    return False

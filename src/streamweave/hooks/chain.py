@@ -122,6 +122,14 @@ class HookChain:
     def pre_signature(self) -> str:
         return self._pre_signature
 
+    @property
+    def has_pre(self) -> bool:
+        return bool(self._pre)
+
+    @property
+    def has_post(self) -> bool:
+        return bool(self._post)
+
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             import httpx  # only a chain with a webhook gets here: most harvests never do
