@@ -770,3 +770,29 @@ async def test_renames_on_remote_storage_share_one_session(
     assert (on_disk / "taken.raw.~1~").read_bytes() == b"taken.raw.~1~"
     assert await streaming.RcloneAdapter().rename(dst, []) == []
     assert len(started) == 1
+
+
+async def test_deletes_on_a_remote_instrument_share_one_session(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Source clean-up removes its files in one call: one rclone daemon for all of
+    them, never one per file."""
+    dst, on_disk = destination(lab, "s3", tmp_path, "cleanup")
+    on_disk.mkdir(parents=True)
+    for name in ("a.raw", "b.raw", "keep.raw"):
+        (on_disk / name).write_bytes(name.encode())
+    started: list[object] = []
+
+    class Counted(streaming.RcloneDaemon):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            started.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(streaming, "RcloneDaemon", Counted)
+    outcomes = await streaming.RcloneAdapter().delete(dst, ["a.raw", "gone.raw", "b.raw"])
+    assert len(started) == 1
+    assert outcomes[0] is None and outcomes[2] is None
+    assert isinstance(outcomes[1], PathNotFound), outcomes[1]
+    assert sorted(p.name for p in on_disk.iterdir()) == ["keep.raw"]
+    assert await streaming.RcloneAdapter().delete(dst, []) == []
+    assert len(started) == 1

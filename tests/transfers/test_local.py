@@ -394,6 +394,19 @@ async def test_renames_move_aside_without_replacing(tmp_path: Path) -> None:
     assert (tmp_path / "taken.raw").read_bytes() == b"taken.raw"
 
 
+async def test_deletes_report_each_path(tmp_path: Path) -> None:
+    for name in ("a.raw", "b.raw"):
+        (tmp_path / name).write_bytes(name.encode())
+    (tmp_path / "folder").mkdir()
+    outcomes = await NativeAdapter().delete(
+        Location("local", str(tmp_path)), ["a.raw", "gone.raw", "../outside", "b.raw"]
+    )
+    assert outcomes[0] is None and outcomes[3] is None
+    assert isinstance(outcomes[1], PathNotFound)
+    assert isinstance(outcomes[2], PermissionDenied)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder"]
+
+
 POOL_OWNER = """
 import asyncio, sys
 from streamweave.transfers import native

@@ -14,7 +14,6 @@ Every removal is audited. A removal that fails is reported and tried again next 
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,10 +29,9 @@ from streamweave.db.models import FileRecord, HarvestEntry, HarvestSchedule
 from streamweave.errors import ConfigurationError
 from streamweave.harvest import records
 from streamweave.transfers.base import Adapter, Location, microseconds
-from streamweave.transfers.errors import PathNotFound, TransferError
+from streamweave.transfers.errors import PathNotFound
 
 SETTING = "source_cleanup_after_hours"
-CONCURRENCY = 8
 
 
 def cleanup_after(transfer_config: dict[str, Any] | None) -> timedelta | None:
@@ -102,21 +100,14 @@ async def remove(
     errors: list[str],
 ) -> int:
     """Delete from the instrument, then record and audit what went; returns how many."""
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one(removal: Removal) -> Removal | None:
-        async with gate:
-            try:
-                await adapter.delete(source, removal.path)
-            except PathNotFound:
-                pass  # already gone: nothing left to remove
-            except TransferError as exc:
-                if len(errors) < 20:
-                    errors.append(f"source clean-up of {removal.path}: {exc}")
-                return None
-            return removal
-
-    gone = [r for r in await asyncio.gather(*(one(r) for r in removals)) if r is not None]
+    outcomes = await adapter.delete(source, [removal.path for removal in removals])
+    gone = []
+    for removal, error in zip(removals, outcomes, strict=True):
+        # Already gone (PathNotFound): nothing left to remove, and so removed.
+        if error is None or isinstance(error, PathNotFound):
+            gone.append(removal)
+        elif len(errors) < 20:
+            errors.append(f"source clean-up of {removal.path}: {error}")
     now = datetime.now(UTC)
     for part in chunks(gone, records.CHUNK):
         await session.execute(

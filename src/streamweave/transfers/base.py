@@ -172,7 +172,11 @@ class Adapter(Protocol):
 
     async def test(self, location: Location) -> str: ...
 
-    async def delete(self, location: Location, path: str) -> None: ...
+    async def delete(self, location: Location, paths: Sequence[str]) -> list[TransferError | None]:
+        """Delete files in ``location``, all in one session (never a connection per
+        file). One outcome per path: None when deleted, ``PathNotFound`` when nothing
+        was there, or another ``TransferError``."""
+        ...
 
     async def rename(
         self, location: Location, moves: Sequence[tuple[str, str]]

@@ -176,11 +176,20 @@ class NativeAdapter:
             ) from None
         return f"{root} is a writable directory"
 
-    async def delete(self, location: Location, path: str) -> None:
-        try:
-            await asyncio.to_thread(local.resolve(location, path).unlink)
-        except OSError as exc:
-            raise local.map_os_error(exc, path) from None
+    async def delete(self, location: Location, paths: Sequence[str]) -> list[TransferError | None]:
+        def delete_all() -> list[TransferError | None]:
+            outcomes: list[TransferError | None] = []
+            for path in paths:
+                try:
+                    local.resolve(location, path).unlink()
+                    outcomes.append(None)
+                except OSError as exc:
+                    outcomes.append(local.map_os_error(exc, path))
+                except TransferError as exc:
+                    outcomes.append(exc)
+            return outcomes
+
+        return await asyncio.to_thread(delete_all)
 
     async def rename(
         self, location: Location, moves: Sequence[tuple[str, str]]

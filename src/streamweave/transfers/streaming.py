@@ -39,6 +39,7 @@ from streamweave.transfers.rclone import REMOTE_KINDS, RcloneDaemon, list_remote
 from streamweave.transfers.stores import LocalStore, RcloneStore, Store, safe_delete, temp_path
 
 CLEANUP_SECONDS = 5.0
+DELETE_CONCURRENCY = 8  # deletes in flight through the one daemon of a call
 
 
 class _Breaker:
@@ -267,9 +268,21 @@ class RcloneAdapter:
                 await store.check(destination=False)
         return f"{location.describe()} answered a listing"
 
-    async def delete(self, location: Location, path: str) -> None:
+    async def delete(self, location: Location, paths: Sequence[str]) -> list[TransferError | None]:
+        if not paths:
+            return []
+        gate = asyncio.Semaphore(DELETE_CONCURRENCY)
+
+        async def delete_one(store: Store, path: str) -> TransferError | None:
+            async with gate:
+                try:
+                    await store.delete(path)
+                except TransferError as exc:
+                    return exc
+                return None
+
         async with self._stores(location) as (store,):
-            await store.delete(path)
+            return list(await asyncio.gather(*(delete_one(store, path) for path in paths)))
 
     async def rename(
         self, location: Location, moves: Sequence[tuple[str, str]]
