@@ -265,6 +265,27 @@ async def test_large_files_are_pipelined_verified_with_their_mtime(
     assert [p.name for p in (tmp_path / "dst").iterdir()] == ["big.raw"]
 
 
+@pytest.mark.parametrize(
+    "size",
+    [0, 1, local.SMALL_BYTES, local.SMALL_BYTES + 1, local.CHUNK_BYTES, local.CHUNK_BYTES + 1],
+)
+async def test_every_size_class_copies_verified_with_its_mtime(tmp_path: Path, size: int) -> None:
+    """Small files go as plain bytes, files up to a piece through reused buffers, larger
+    ones through the pipeline: each way ends in the same verified copy."""
+    data = os.urandom(size)
+    src, dst, source = _one_file(tmp_path, data)
+    [result] = await NativeAdapter().copy_batch(
+        src, dst, [CopyItem("big.raw", "big.raw", size)], algorithm="md5"
+    )
+    expected = new_hasher("md5")
+    expected.update(data)
+    assert result.verified and result.bytes == size
+    assert result.source_checksum == result.dest_checksum == expected.hexdigest()
+    copy = tmp_path / "dst" / "big.raw"
+    assert copy.read_bytes() == data
+    assert copy.stat().st_mtime_ns == source.stat().st_mtime_ns
+
+
 async def test_pipelined_corruption_is_never_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: int
 ) -> None:
