@@ -16,7 +16,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -49,6 +49,15 @@ class NoticeReport:
     mails_sent: int
 
 
+class _Finished(NamedTuple):
+    """One harvest as it ended: what ``notify_harvest_finished`` was told about it."""
+
+    instrument_id: uuid.UUID
+    summary: HarvestSummary | None
+    error: BaseException | None
+    now: datetime
+
+
 async def notify_harvest_finished(
     sessions: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -68,7 +77,8 @@ async def notify_harvest_finished(
     event: HarvestEvent | None = None
     notified = 0
     if _reportable(summary, error):
-        event, notified = await _record(sessions, settings, instrument_id, summary, error, now)
+        finished = _Finished(instrument_id, summary, error, now)
+        event, notified = await _record(sessions, settings, finished)
     mails = await notice_digests.send_due_digests(sessions, settings, now)
     return NoticeReport(event.kind if event else None, notified, mails)
 
@@ -83,37 +93,27 @@ def _reportable(summary: HarvestSummary | None, error: BaseException | None) -> 
 
 
 async def _record(
-    sessions: async_sessionmaker[AsyncSession],
-    settings: Settings,
-    instrument_id: uuid.UUID,
-    summary: HarvestSummary | None,
-    error: BaseException | None,
-    now: datetime,
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, finished: _Finished
 ) -> tuple[HarvestEvent | None, int]:
     for _ in range(notice_digests.ATTEMPTS):
         async with sessions() as session:
             try:
-                event, notified = await _record_once(
-                    session, settings, instrument_id, summary, error, now
-                )
+                event, notified = await _record_once(session, settings, finished)
                 await session.commit()
                 return event, notified
             except CONFLICTS:
                 await session.rollback()
     log.warning(
-        "harvest notice for instrument %s not recorded: its record kept changing", instrument_id
+        "harvest notice for instrument %s not recorded: its record kept changing",
+        finished.instrument_id,
     )
     return None, 0
 
 
 async def _record_once(
-    session: AsyncSession,
-    settings: Settings,
-    instrument_id: uuid.UUID,
-    summary: HarvestSummary | None,
-    error: BaseException | None,
-    now: datetime,
+    session: AsyncSession, settings: Settings, finished: _Finished
 ) -> tuple[HarvestEvent | None, int]:
+    instrument_id, summary, error, now = finished
     instrument = await session.get(Instrument, instrument_id)
     if instrument is None:
         return None, 0

@@ -24,6 +24,8 @@ class LabServer:
     """Connection details of one running server, and the means to stop it."""
 
     kind: ClassVar[str]
+    # How a person names one of the two areas: "share {}", "bucket {}", "/{}".
+    area_format: ClassVar[str]
     host: str
     port: int
     instrument: str = INSTRUMENT
@@ -38,9 +40,24 @@ class LabServer:
         """``RCLONE_CONFIG_<REMOTE>_*`` variables: ``rclone lsjson <remote>:instrument`` works."""
         return rclone.remote_env(remote, self.rclone_options())
 
+    def endpoint(self) -> str:
+        """Where a person's client connects to."""
+        raise NotImplementedError
+
+    def credentials(self) -> tuple[str, str]:
+        """The user name and the secret a client logs in with."""
+        raise NotImplementedError
+
     def details(self) -> dict[str, str]:
         """What a person needs to connect by hand (includes the throwaway secret)."""
-        raise NotImplementedError
+        user, secret = self.credentials()
+        return {
+            "endpoint": self.endpoint(),
+            "user": user,
+            "secret": secret,
+            "instrument": self.area_format.format(self.instrument),
+            "archive": self.area_format.format(self.archive),
+        }
 
     def stop(self) -> None:
         self.process.stop()
@@ -48,18 +65,28 @@ class LabServer:
 
 
 @dataclass(frozen=True, kw_only=True)
-class SmbServer(LabServer):
-    kind: ClassVar[str] = "smb"
+class _PasswordServer(LabServer):
+    """A server the service account logs in to with a password (all but S3)."""
+
     username: str
     password: str = field(repr=False)
-
-    @property
-    def share(self) -> str:
-        return self.instrument
 
     @cached_property
     def _obscured(self) -> str:
         return rclone.obscure(self.password)
+
+    def credentials(self) -> tuple[str, str]:
+        return self.username, self.password
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmbServer(_PasswordServer):
+    kind: ClassVar[str] = "smb"
+    area_format: ClassVar[str] = "share {}"
+
+    @property
+    def share(self) -> str:
+        return self.instrument
 
     def rclone_options(self) -> dict[str, str]:
         return {
@@ -70,19 +97,14 @@ class SmbServer(LabServer):
             "pass": self._obscured,
         }
 
-    def details(self) -> dict[str, str]:
-        return {
-            "endpoint": f"smb://{self.host}:{self.port}/{self.instrument}",
-            "user": self.username,
-            "secret": self.password,
-            "instrument": f"share {self.instrument}",
-            "archive": f"share {self.archive}",
-        }
+    def endpoint(self) -> str:
+        return f"smb://{self.host}:{self.port}/{self.instrument}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class S3Server(LabServer):
     kind: ClassVar[str] = "s3"
+    area_format: ClassVar[str] = "bucket {}"
     access_key_id: str
     secret_access_key: str = field(repr=False)
     region: str = "us-east-1"
@@ -106,26 +128,18 @@ class S3Server(LabServer):
             "force_path_style": "true",
         }
 
-    def details(self) -> dict[str, str]:
-        return {
-            "endpoint": self.endpoint_url,
-            "user": self.access_key_id,
-            "secret": self.secret_access_key,
-            "instrument": f"bucket {self.instrument}",
-            "archive": f"bucket {self.archive}",
-        }
+    def endpoint(self) -> str:
+        return self.endpoint_url
+
+    def credentials(self) -> tuple[str, str]:
+        return self.access_key_id, self.secret_access_key
 
 
 @dataclass(frozen=True, kw_only=True)
-class SftpServer(LabServer):
+class SftpServer(_PasswordServer):
     kind: ClassVar[str] = "sftp"
-    username: str
-    password: str = field(repr=False)
+    area_format: ClassVar[str] = "/{}"
     host_key: str  # "ssh-ed25519 AAAA...": pin it instead of trusting on first use
-
-    @cached_property
-    def _obscured(self) -> str:
-        return rclone.obscure(self.password)
 
     def rclone_options(self) -> dict[str, str]:
         return {
@@ -139,29 +153,18 @@ class SftpServer(LabServer):
             "shell_type": "unix",
         }
 
-    def details(self) -> dict[str, str]:
-        return {
-            "endpoint": f"sftp://{self.host}:{self.port}",
-            "user": self.username,
-            "secret": self.password,
-            "instrument": f"/{self.instrument}",
-            "archive": f"/{self.archive}",
-        }
+    def endpoint(self) -> str:
+        return f"sftp://{self.host}:{self.port}"
 
 
 @dataclass(frozen=True, kw_only=True)
-class WebdavServer(LabServer):
+class WebdavServer(_PasswordServer):
     kind: ClassVar[str] = "webdav"
-    username: str
-    password: str = field(repr=False)
+    area_format: ClassVar[str] = "/{}"
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
-
-    @cached_property
-    def _obscured(self) -> str:
-        return rclone.obscure(self.password)
 
     def rclone_options(self) -> dict[str, str]:
         return {
@@ -172,11 +175,5 @@ class WebdavServer(LabServer):
             "pass": self._obscured,
         }
 
-    def details(self) -> dict[str, str]:
-        return {
-            "endpoint": self.url,
-            "user": self.username,
-            "secret": self.password,
-            "instrument": f"/{self.instrument}",
-            "archive": f"/{self.archive}",
-        }
+    def endpoint(self) -> str:
+        return self.url

@@ -69,10 +69,19 @@ def _probe(server: LabServer) -> str | None:
     return None
 
 
-def _launch(build: Callable[[int], S], timeout: float) -> S:
-    """Start on a free port until the server is ready; a lost race for the port retries."""
+def _launch(
+    start: Callable[[int], ManagedProcess],
+    describe: Callable[..., S],
+    workdir: Path,
+    timeout: float,
+) -> S:
+    """Start on a free port until the server is ready; a lost race for the port retries.
+
+    ``start`` runs the server's process on a port; ``describe`` (its credentials bound)
+    makes the server's record from where it listens."""
     for attempt in range(1, _PORT_ATTEMPTS + 1):
-        server = build(free_port(LOOPBACK))
+        port = free_port(LOOPBACK)
+        server = describe(host=LOOPBACK, port=port, process=start(port), workdir=workdir)
         try:
             wait_until_ready(
                 server.process, server.host, server.port, partial(_probe, server), timeout
@@ -97,20 +106,13 @@ def _password() -> str:
 def start_smb(dataset_dir: Path, archive_dir: Path, workdir: Path, timeout: float) -> SmbServer:
     password = _password()
     shares = {INSTRUMENT: (dataset_dir, False), ARCHIVE: (archive_dir, True)}
-
-    def build(port: int) -> SmbServer:
-        env = rclone.base_env()
-        process = start_smbd(workdir, port, shares, SERVICE_ACCOUNT, password, env)
-        return SmbServer(
-            host=LOOPBACK,
-            port=port,
-            username=SERVICE_ACCOUNT,
-            password=password,
-            process=process,
-            workdir=workdir,
-        )
-
-    return _launch(build, timeout)
+    env = rclone.base_env()
+    return _launch(
+        lambda port: start_smbd(workdir, port, shares, SERVICE_ACCOUNT, password, env),
+        partial(SmbServer, username=SERVICE_ACCOUNT, password=password),
+        workdir,
+        timeout,
+    )
 
 
 def _serve_env(dataset_dir: Path, archive_dir: Path, workdir: Path) -> dict[str, str]:
@@ -162,19 +164,12 @@ def start_s3(dataset_dir: Path, archive_dir: Path, workdir: Path, timeout: float
     env = _serve_env(dataset_dir, archive_dir, workdir)
     # --auth-key is a repeatable flag, so its variable is CSV: quote the comma'd pair.
     env["RCLONE_AUTH_KEY"] = f'"{access_key},{secret_key}"'
-
-    def build(port: int) -> S3Server:
-        process = _serve("s3", workdir, port, env)
-        return S3Server(
-            host=LOOPBACK,
-            port=port,
-            access_key_id=access_key,
-            secret_access_key=secret_key,
-            process=process,
-            workdir=workdir,
-        )
-
-    return _launch(build, timeout)
+    return _launch(
+        partial(_serve, "s3", workdir, env=env),
+        partial(S3Server, access_key_id=access_key, secret_access_key=secret_key),
+        workdir,
+        timeout,
+    )
 
 
 def _host_key(workdir: Path) -> tuple[Path, str]:
@@ -209,20 +204,12 @@ def start_sftp(dataset_dir: Path, archive_dir: Path, workdir: Path, timeout: flo
             "RCLONE_AUTHORIZED_KEYS": str(authorized_keys),
         }
     )
-
-    def build(port: int) -> SftpServer:
-        process = _serve("sftp", workdir, port, env)
-        return SftpServer(
-            host=LOOPBACK,
-            port=port,
-            username=SERVICE_ACCOUNT,
-            password=password,
-            host_key=public_key,
-            process=process,
-            workdir=workdir,
-        )
-
-    return _launch(build, timeout)
+    return _launch(
+        partial(_serve, "sftp", workdir, env=env),
+        partial(SftpServer, username=SERVICE_ACCOUNT, password=password, host_key=public_key),
+        workdir,
+        timeout,
+    )
 
 
 def start_webdav(
@@ -231,19 +218,12 @@ def start_webdav(
     password = _password()
     env = _serve_env(dataset_dir, archive_dir, workdir)
     env.update({"RCLONE_USER": SERVICE_ACCOUNT, "RCLONE_PASS": password})
-
-    def build(port: int) -> WebdavServer:
-        process = _serve("webdav", workdir, port, env)
-        return WebdavServer(
-            host=LOOPBACK,
-            port=port,
-            username=SERVICE_ACCOUNT,
-            password=password,
-            process=process,
-            workdir=workdir,
-        )
-
-    return _launch(build, timeout)
+    return _launch(
+        partial(_serve, "webdav", workdir, env=env),
+        partial(WebdavServer, username=SERVICE_ACCOUNT, password=password),
+        workdir,
+        timeout,
+    )
 
 
 _STARTERS: dict[str, Callable[[Path, Path, Path, float], LabServer]] = {

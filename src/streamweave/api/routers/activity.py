@@ -94,12 +94,17 @@ async def unread_count(session: Session, user: CurrentUser) -> UnreadCount:
     return UnreadCount(count=int(count or 0))
 
 
-async def _own_notification(
-    session: Session, user: CurrentUser, notification_id: uuid.UUID
+async def _mark_read(
+    session: Session, user: CurrentUser, notification_id: uuid.UUID, *, dismiss: bool = False
 ) -> Notification:
+    """Mark the caller's notification read (and dismissed, when asked): 404 if not theirs."""
     notification = await session.get(Notification, notification_id)
     if notification is None or notification.user_id != user.id:
         raise NotFound(f"notification {notification_id} not found")
+    notification.read = True
+    if dismiss:
+        notification.dismissed = True
+    await session.commit()
     return notification
 
 
@@ -120,10 +125,7 @@ async def read_all(session: Session, user: CurrentUser) -> Response:
     tags=["notifications"],
 )
 async def mark_read(notification_id: uuid.UUID, session: Session, user: CurrentUser) -> Any:
-    notification = await _own_notification(session, user, notification_id)
-    notification.read = True
-    await session.commit()
-    return notification
+    return await _mark_read(session, user, notification_id)
 
 
 @router.post(
@@ -132,11 +134,7 @@ async def mark_read(notification_id: uuid.UUID, session: Session, user: CurrentU
     tags=["notifications"],
 )
 async def dismiss(notification_id: uuid.UUID, session: Session, user: CurrentUser) -> Any:
-    notification = await _own_notification(session, user, notification_id)
-    notification.dismissed = True
-    notification.read = True
-    await session.commit()
-    return notification
+    return await _mark_read(session, user, notification_id, dismiss=True)
 
 
 # --- instrument requests -------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response, status
@@ -99,11 +101,19 @@ async def cookie_login(
     return response
 
 
-async def _logout(session: Session, context: Context, token: str | None, user: User | None) -> None:
+OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+async def _logout(
+    session: Session, context: Context, token: str | None, user: User | None
+) -> Response:
+    """Revoke the session ``token`` stands for: 401 when the caller is not signed in or sent
+    no such token."""
     if user is None or token is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated")
     await context.sessions.revoke(session, token)
     await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/auth/jwt/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -111,10 +121,9 @@ async def jwt_logout(
     session: Session,
     context: Context,
     bearer: Annotated[str | None, Depends(_bearer)],
-    user: Annotated[User | None, Depends(optional_user)],
+    user: OptionalUser,
 ) -> Response:
-    await _logout(session, context, bearer, user)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return await _logout(session, context, bearer, user)
 
 
 @router.post("/auth/cookie/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -122,10 +131,9 @@ async def cookie_logout(
     session: Session,
     context: Context,
     cookie: Annotated[str | None, Depends(_cookie)],
-    user: Annotated[User | None, Depends(optional_user)],
+    user: OptionalUser,
 ) -> Response:
-    await _logout(session, context, request_token(None, cookie), user)
-    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response = await _logout(session, context, request_token(None, cookie), user)
     response.delete_cookie(COOKIE_NAME, path="/")
     return response
 
@@ -136,7 +144,7 @@ async def register(
     session: Session,
     manager: Manager,
     context: Context,
-    caller: Annotated[User | None, Depends(optional_user)],
+    caller: OptionalUser,
 ) -> User:
     trusted = caller is not None and caller.is_admin
     if not trusted and not context.settings.registration_enabled:
@@ -146,17 +154,30 @@ async def register(
     return await people.create_user(session, manager, caller, data, trusted=trusted)
 
 
+async def _mail_live_account(
+    manager: Manager, email: str, send: Callable[[User], Awaitable[None]]
+) -> None:
+    """Start ``send``'s e-mailed flow for the live account at ``email``, if there is one.
+
+    Nothing tells the caller what happened (no such account, inactive, already verified),
+    so that no one learns which addresses have accounts."""
+    try:
+        user = await manager.get_by_email(email)
+        if user.deleted_at is None:
+            await send(user)
+    except (
+        fu_exceptions.UserNotExists,
+        fu_exceptions.UserInactive,
+        fu_exceptions.UserAlreadyVerified,
+    ):
+        pass
+
+
 @router.post("/auth/forgot-password", status_code=status.HTTP_202_ACCEPTED)
 async def forgot_password(
     request: Request, manager: Manager, email: Annotated[EmailStr, Body(embed=True)]
 ) -> None:
-    # Same answer whether or not the address exists: no account enumeration.
-    try:
-        user = await manager.get_by_email(email)
-        if user.deleted_at is None and user.is_active:
-            await manager.forgot_password(user, request)
-    except (fu_exceptions.UserNotExists, fu_exceptions.UserInactive):
-        pass
+    await _mail_live_account(manager, email, partial(manager.forgot_password, request=request))
 
 
 @router.post("/auth/reset-password")
@@ -189,16 +210,7 @@ async def reset_password(
 async def request_verify_token(
     request: Request, manager: Manager, email: Annotated[EmailStr, Body(embed=True)]
 ) -> None:
-    try:
-        user = await manager.get_by_email(email)
-        if user.deleted_at is None:
-            await manager.request_verify(user, request)
-    except (
-        fu_exceptions.UserNotExists,
-        fu_exceptions.UserInactive,
-        fu_exceptions.UserAlreadyVerified,
-    ):
-        pass
+    await _mail_live_account(manager, email, partial(manager.request_verify, request=request))
 
 
 @router.post("/auth/verify", response_model=UserRead)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,40 +19,15 @@ from streamweave.services.pagination import paginate
 router = APIRouter(prefix="/api/dashboard", tags=["dashboard"])
 
 
-class OverdueRead(BaseModel):
-    instrument_id: uuid.UUID
-    instrument_name: str
-    schedule_id: uuid.UUID
-    cron_expression: str
-    timezone: str
-    last_harvested_at: datetime | None
-    due_at: datetime
-
-
-class SummaryRead(BaseModel):
-    instruments: int
-    instruments_enabled: int
-    storage_locations: int
-    schedules_enabled: int
-    files: int
-    runs_running: int
-    runs_failed_last_24h: int
-    files_failed: int
-    files_permanently_failed: int
-    overdue: list[OverdueRead]
+@dataclass
+class SummaryRead(dashboard.Summary):
     # Prefect's own UI (flow runs, deployments, workers), when a Prefect server is configured.
     orchestration_ui_url: str | None
 
 
-class ThroughputPointRead(BaseModel):
-    start: datetime
-    files: int
-    bytes: int
-
-
 class ThroughputRead(BaseModel):
     bucket: dashboard.Bucket
-    points: list[ThroughputPointRead]
+    points: list[dashboard.ThroughputPoint]
 
 
 class AttentionRead(BaseModel):
@@ -76,14 +52,14 @@ class RetryResult(BaseModel):
 
 
 @router.get("", response_model=SummaryRead)
-async def summary(session: Session, admin: Admin, context: Context) -> Any:
+async def summary(session: Session, admin: Admin, context: Context) -> SummaryRead:
     counts = await dashboard.summary(session, datetime.now(UTC))
     api_url = connection.api_url()
     # Prefect serves its UI at the root of the server whose API is under /api.
     ui_url = context.settings.orchestration_ui_url or (
         api_url.rstrip("/").removesuffix("/api") if api_url else None
     )
-    return {**counts.__dict__, "orchestration_ui_url": ui_url}
+    return SummaryRead(**vars(counts), orchestration_ui_url=ui_url)
 
 
 @router.get("/throughput", response_model=ThroughputRead)

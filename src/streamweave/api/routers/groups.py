@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from streamweave.api.crud import add_soft_delete_routes
 from streamweave.api.deps import Admin, AdminItem, Paging, Session
+from streamweave.api.routers.listing import oldest_first
 from streamweave.api.schemas.common import Page
 from streamweave.api.schemas.users import (
     GroupCreate,
@@ -94,12 +95,8 @@ async def list_project_members(
     project_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
 ) -> Any:
     await resources.get_or_404(session, Project, project_id)
-    stmt = (
-        select(ProjectMember)
-        .where(ProjectMember.project_id == project_id)
-        .order_by(ProjectMember.created_at, ProjectMember.id)
-    )
-    page = await paginate(session, stmt, paging.skip, paging.limit)
+    in_project = ProjectMember.project_id == project_id
+    page = await oldest_first(session, paging, ProjectMember, in_project)
     page.items = [await people.describe_project_member(session, m) for m in page.items]
     return page
 

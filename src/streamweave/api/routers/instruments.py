@@ -10,6 +10,8 @@ from sqlalchemy import select
 
 from streamweave.api.context import AppContext
 from streamweave.api.deps import Admin, AdminItem, Context, CurrentUser, Paging, Session, Who
+from streamweave.api.routers.listing import oldest_first
+from streamweave.api.routers.storage_locations import check_connection
 from streamweave.api.schemas.common import Page
 from streamweave.api.schemas.lab import (
     DEFAULT_COMPLETION_RULE,
@@ -28,8 +30,6 @@ from streamweave.services import audit, files, lab, resources
 from streamweave.services.access import instrument_visible
 from streamweave.services.locations import source_location
 from streamweave.services.pagination import paginate
-from streamweave.transfers.errors import TransferError
-from streamweave.transfers.registry import adapter_for_location
 
 router = APIRouter(prefix="/api/instruments", tags=["instruments"])
 
@@ -147,12 +147,7 @@ async def test_connection(
     """Connect to the instrument's source with its credentials and list it: 502 with the
     reason when that fails."""
     instrument = await resources.get_or_404(session, Instrument, instrument_id, live=True)
-    location = await source_location(session, instrument, context.secrets)
-    try:
-        message = await adapter_for_location(location).test(location)
-    except TransferError as exc:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
-    return StorageTestResult(ok=True, message=message)
+    return await check_connection(await source_location(session, instrument, context.secrets))
 
 
 # --- who may see the instrument ------------------------------------------------------
@@ -163,12 +158,9 @@ async def list_access(
     instrument_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
 ) -> Any:
     await resources.get_or_404(session, Instrument, instrument_id)
-    stmt = (
-        select(InstrumentAccess)
-        .where(InstrumentAccess.instrument_id == instrument_id)
-        .order_by(InstrumentAccess.created_at, InstrumentAccess.id)
+    return await oldest_first(
+        session, paging, InstrumentAccess, InstrumentAccess.instrument_id == instrument_id
     )
-    return await paginate(session, stmt, paging.skip, paging.limit)
 
 
 @router.post(

@@ -19,6 +19,7 @@ from streamweave.api.schemas.lab import (
 from streamweave.db.models import StorageLocation
 from streamweave.services import lab, resources
 from streamweave.services.locations import storage_location
+from streamweave.transfers.base import Location
 from streamweave.transfers.errors import TransferError
 from streamweave.transfers.registry import adapter_for_location
 
@@ -29,6 +30,16 @@ def present(storage: StorageLocation, context: AppContext) -> StorageLocationRea
     read = StorageLocationRead.model_validate(storage)
     read.connection_config = lab.storage_connection_config(context.secrets, storage)
     return read
+
+
+async def check_connection(location: Location) -> StorageTestResult:
+    """Connect to ``location`` with its credentials and list it: 502 with the reason when
+    that fails."""
+    try:
+        message = await adapter_for_location(location).test(location)
+    except TransferError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return StorageTestResult(ok=True, message=message)
 
 
 add_soft_delete_routes(router, StorageLocation, StorageLocationRead, present)
@@ -66,9 +77,4 @@ async def test_connection(
         raise HTTPException(
             status.HTTP_409_CONFLICT, f"storage location {storage.name!r} is disabled"
         )
-    location = storage_location(storage, context.secrets)
-    try:
-        message = await adapter_for_location(location).test(location)
-    except TransferError as exc:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
-    return StorageTestResult(ok=True, message=message)
+    return await check_connection(storage_location(storage, context.secrets))

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
 from streamweave.api.deps import Admin, AdminItem, CurrentUser, Manager, Paging, Session
+from streamweave.api.routers.listing import oldest_first
 from streamweave.api.schemas.common import Page
 from streamweave.api.schemas.users import (
     GroupMemberRead,
@@ -136,12 +137,13 @@ async def user_projects(
     user_id: uuid.UUID, session: Session, admin: AdminItem, paging: Paging
 ) -> Any:
     user = await _user(session, user_id)
-    stmt = (
-        select(ProjectMember)
-        .where(ProjectMember.member_type == "user", ProjectMember.member_id == user.id)
-        .order_by(ProjectMember.created_at, ProjectMember.id)
+    page = await oldest_first(
+        session,
+        paging,
+        ProjectMember,
+        ProjectMember.member_type == "user",
+        ProjectMember.member_id == user.id,
     )
-    page = await paginate(session, stmt, paging.skip, paging.limit)
     page.items = [await people.describe_project_member(session, m) for m in page.items]
     return page
 
@@ -153,12 +155,7 @@ tokens_router = APIRouter(prefix="/api/tokens", tags=["api tokens"])
 
 @tokens_router.get("", response_model=Page[TokenRead])
 async def list_tokens(user: CurrentUser, session: Session, paging: Paging) -> Any:
-    stmt = (
-        select(ApiToken)
-        .where(ApiToken.user_id == user.id)
-        .order_by(ApiToken.created_at, ApiToken.id)
-    )
-    return await paginate(session, stmt, paging.skip, paging.limit)
+    return await oldest_first(session, paging, ApiToken, ApiToken.user_id == user.id)
 
 
 @tokens_router.post("", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
