@@ -387,3 +387,17 @@ async def test_names_a_folding_storage_would_merge_fail_instead_of_overwriting(
 
     again = await lab.harvest(retry_base_seconds=0)
     assert (again.completed, again.failed) == (0, 2)  # the first copies are remembered
+
+
+async def test_names_folding_alike_beyond_ascii_collide_across_runs(
+    lab: LocalLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name folding to one already harvested in an earlier run is refused too, for
+    case beyond ASCII (SQLite's lower() leaves Ä alone) and full case folding (ß)."""
+    monkeypatch.setattr("streamweave.harvest.pipeline.FOLDING_KINDS", frozenset({"posix"}))
+    fill(lab, {"Ärger.txt": b"first", "Straße.txt": b"first"})
+    assert (await lab.harvest()).completed == 2
+    fill(lab, {"ärger.txt": b"second", "STRASSE.TXT": b"second"})
+    summary = await lab.harvest(retry_base_seconds=0)
+    assert (summary.completed, summary.failed) == (0, 2)
+    assert all("DestinationCollision" in e for e in summary.errors)

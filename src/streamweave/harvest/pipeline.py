@@ -18,7 +18,6 @@ import os
 import posixpath
 import shutil
 import time
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
@@ -43,6 +42,7 @@ from streamweave.db.models import (
 from streamweave.errors import ConfigurationError, InvalidInput
 from streamweave.harvest import cleanup, lease, records
 from streamweave.harvest.layout import destination_folder, versioned_name
+from streamweave.harvest.names import FOLDING_KINDS, folded
 from streamweave.harvest.plan import (
     COMPLETED,
     FAILED,
@@ -75,9 +75,6 @@ from streamweave.transfers.base import (
 from streamweave.transfers.errors import DestinationExists, PathNotFound, TransferError
 from streamweave.transfers.registry import adapter_for
 
-# Storage kinds whose servers fold names: SMB (Samba and Windows compare names without
-# case; clients may send either Unicode form).
-FOLDING_KINDS = frozenset({"cifs"})
 CHECKSUM_COLUMNS = {"xxh3-128": "xxhash", "sha256": "sha256", "md5": "md5"}
 
 
@@ -416,14 +413,14 @@ class Harvest:
         """On storage that folds names (SMB: case-insensitive), two source files whose
         destinations differ only in case or Unicode form would become one file, the
         second copy replacing the first. The second one fails instead, with the reason."""
-        keys = {_folded(c.destination) for c in candidates}
+        keys = {folded(c.destination) for c in candidates}
         async with self.sessions() as session:
             taken = await records.destinations_folding_to(
-                session, context.instrument.id, context.storage.id, keys, _folded
+                session, context.instrument.id, context.storage.id, keys
             )
         kept = []
         for candidate in candidates:
-            key = _folded(candidate.destination)
+            key = folded(candidate.destination)
             owner = context.folded.get(key) or taken.get(key)
             if owner is not None and owner != candidate.path:
                 message = (
@@ -908,6 +905,7 @@ class Recorder:
             "done_mtime_us": candidate.mtime_us,
             "done_version": candidate.version,
             "done_path": candidate.destination,
+            "done_key": folded(candidate.destination),
             "done_at": self.now,
             "version_ark": None,
         }
@@ -956,10 +954,6 @@ async def _load(
     if not storage.enabled:
         raise ConfigurationError(f"storage location {storage.name!r} is disabled; enable it first")
     return instrument, storage
-
-
-def _folded(path: str) -> str:
-    return unicodedata.normalize("NFC", path).casefold()
 
 
 async def _source(session: AsyncSession, instrument: Instrument, box: SecretBox) -> Location:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -345,28 +344,21 @@ async def latest_versions(
 
 
 async def destinations_folding_to(
-    session: AsyncSession,
-    instrument_id: uuid.UUID,
-    storage_id: uuid.UUID,
-    keys: set[str],
-    fold: Callable[[str], str],
+    session: AsyncSession, instrument_id: uuid.UUID, storage_id: uuid.UUID, keys: set[str]
 ) -> dict[str, str]:
     """Folded destination -> source path, for files already harvested whose destination
-    folds to one of ``keys``. The database narrows by lower case, ``fold`` decides."""
+    folds to one of ``keys`` (``names.folded``)."""
     e = HarvestEntry
     found: dict[str, str] = {}
-    # Stored paths are in whichever Unicode form the source used: ask for both.
-    forms = {unicodedata.normalize(form, key) for key in keys for form in ("NFC", "NFD")}
-    for part in chunks(sorted(forms), CHUNK):
+    for part in chunks(sorted(keys), CHUNK):
         rows = await session.execute(
-            select(e.source_path, e.done_path).where(
+            select(e.done_key, e.source_path).where(
                 e.instrument_id == instrument_id,
                 e.storage_location_id == storage_id,
-                func.lower(e.done_path).in_(part),
+                e.done_key.in_(part),
             )
         )
-        for source_path, done_path in rows:
-            found[fold(done_path)] = source_path
+        found.update((key, path) for key, path in rows.tuples() if key is not None)
     return found
 
 

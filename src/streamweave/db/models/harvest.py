@@ -28,6 +28,7 @@ class HarvestEntry(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("instrument_id", "storage_location_id", "source_path"),
         Index("ix_harvest_entries_state", "instrument_id", "storage_location_id", "state"),
+        Index("ix_harvest_entries_done_key", "instrument_id", "storage_location_id", "done_key"),
     )
 
     instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("instruments.id"))
@@ -60,6 +61,8 @@ class HarvestEntry(IdMixin, Base):
     done_mtime_us: Mapped[int | None] = mapped_column(BigInteger, default=None)
     done_version: Mapped[int] = mapped_column(default=0)
     done_path: Mapped[str | None] = mapped_column(String(4000), default=None)
+    # done_path as storage that folds names sees it (harvest/names.py): collisions on SMB.
+    done_key: Mapped[str | None] = mapped_column(String(4000), default=None)
     done_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
