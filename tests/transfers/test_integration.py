@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from streamweave.harvest.pipeline import sweep_remote_temporaries
 from streamweave.simlab import servers
 from streamweave.simlab.datasets import LARGE_FILE, ManifestEntry
 from streamweave.simlab.endpoints import ARCHIVE, INSTRUMENT
@@ -796,3 +797,29 @@ async def test_deletes_on_a_remote_instrument_share_one_session(
     assert sorted(p.name for p in on_disk.iterdir()) == ["keep.raw"]
     assert await streaming.RcloneAdapter().delete(dst, []) == []
     assert len(started) == 1
+
+
+@pytest.mark.parametrize("kind", ["s3", "webdav"])
+async def test_an_interrupted_runs_temporaries_are_swept_from_remote_storage(
+    lab: Lab, tmp_path: Path, kind: str
+) -> None:
+    """What a killed harvest left under temporary names in the instrument's folder goes;
+    verified copies, other instruments' folders and look-alike names stay."""
+    dst, on_disk = destination(lab, kind, tmp_path, "sweep")
+    left = {
+        f"microscope/.a.raw{TEMP_MARK}1f2e": b"half",
+        f"microscope/run/.b.raw{TEMP_MARK}3c4d": b"half",
+        "microscope/a.raw": b"verified",
+        "microscope/run/swpart-b.raw": b"not ours",
+        f"other/.c.raw{TEMP_MARK}5e6f": b"another instrument's",
+    }
+    for path, data in left.items():
+        (on_disk / path).parent.mkdir(parents=True, exist_ok=True)
+        (on_disk / path).write_bytes(data)
+
+    removed = await sweep_remote_temporaries(streaming.RcloneAdapter(), dst, "microscope")
+
+    assert removed == 2
+    kept = sorted(p.relative_to(on_disk).as_posix() for p in on_disk.rglob("*") if p.is_file())
+    assert kept == sorted(path for path in left if "/." not in path or path.startswith("other"))
+    assert await sweep_remote_temporaries(streaming.RcloneAdapter(), dst, "empty") == 0

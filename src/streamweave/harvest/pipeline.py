@@ -14,6 +14,7 @@ lease keeps two harvests of one instrument from overlapping.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import posixpath
 import shutil
@@ -72,7 +73,12 @@ from streamweave.transfers.base import (
     Progress,
     microseconds,
 )
-from streamweave.transfers.errors import DestinationExists, PathNotFound, TransferError
+from streamweave.transfers.errors import (
+    DestinationExists,
+    LocationNotFound,
+    PathNotFound,
+    TransferError,
+)
 from streamweave.transfers.registry import adapter_for
 
 CHECKSUM_COLUMNS = {"xxh3-128": "xxhash", "sha256": "sha256", "md5": "md5"}
@@ -117,6 +123,22 @@ def sweep_temporaries(folder: Path) -> int:
                     path.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+async def sweep_remote_temporaries(adapter: Adapter, destination: Location, folder: str) -> int:
+    """The same on storage reached through an adapter (S3, SMB, WebDAV, SFTP): one
+    listing of ``folder``, one batch delete; how many went."""
+    below = dataclasses.replace(destination, root=posixpath.join(destination.root, folder))
+    try:
+        found = [
+            posixpath.join(folder, entry.path)
+            async for entry in adapter.listing(below)
+            if not entry.is_dir and tree.is_temp_name(posixpath.basename(entry.path))
+        ]
+    except (PathNotFound, LocationNotFound):  # nothing harvested there yet
+        return 0
+    # One that cannot be deleted now is left to the next sweep: it never has a final name.
+    return sum(error is None for error in await adapter.delete(destination, found))
 
 
 class _Pipelined:
@@ -207,7 +229,7 @@ class Harvest:
             session, instrument.id, holder, self.options.lease_seconds, run_id
         )
         if interrupted is not None:
-            await self._after_interruption(session, interrupted, instrument, destination)
+            await self._after_interruption(session, interrupted, instrument, destination, adapter)
         session.add(
             HarvestRun(
                 id=run_id,
@@ -239,6 +261,7 @@ class Harvest:
         run_id: uuid.UUID,
         instrument: Instrument,
         destination: Location,
+        adapter: Adapter,
     ) -> None:
         """The run that held the lease stopped without finishing: say so on it, and
         remove the temporary copies it left in this instrument's folder."""
@@ -247,9 +270,11 @@ class Harvest:
             run.status = "failed"
             run.finished_at = datetime.now(UTC)
             run.error_message = "interrupted: the harvest stopped before it finished"
+        folder = destination_folder(instrument.name, instrument.id)
         if destination.kind in LOCAL_KINDS:
-            folder = local.resolve(destination, destination_folder(instrument.name, instrument.id))
-            await asyncio.to_thread(sweep_temporaries, folder)
+            await asyncio.to_thread(sweep_temporaries, local.resolve(destination, folder))
+        else:
+            await sweep_remote_temporaries(adapter, destination, folder)
 
     async def _harvest(self, context: _Context) -> None:
         self.reporter.stage("listing")
