@@ -15,8 +15,9 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from streamweave.db.models import FileRecord, FileVersion, Instrument
+from streamweave.db.models import FileRecord
 from streamweave.identifiers import mint, parse
+from tests.api.conftest import add_file_with_versions
 
 NAAN, SHOULDER = "99999", "fk4"  # the test settings' defaults
 DISCOVERED = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
@@ -49,44 +50,23 @@ async def lab(
 ) -> Lab:
     """One file with two versions, granted to alice; bob has nothing."""
     file_ark, v1, v2, unused = mint(4, naan=NAAN, shoulder=SHOULDER)
+    first = {"size_bytes": 1024, "xxhash": "cd" * 16, "sha256": "ef" * 32}
+    second = {"size_bytes": 2048, "xxhash": "ab" * 16}
     async with app.state.context.sessionmaker() as session:
-        instrument = Instrument(name="cryo-em-2")
-        session.add(instrument)
-        await session.flush()
-        record = FileRecord(
+        record = await add_file_with_versions(
+            session,
+            "cryo-em-2",
+            [
+                {"version": 1, "persistent_id": v1, "discovered_at": DISCOVERED, **first},
+                {"version": 2, "persistent_id": v2, "discovered_at": VERSION_2_SEEN, **second},
+            ],
             persistent_id=file_ark,
-            instrument_id=instrument.id,
             source_path="/grid-7/movie.tiff",
             filename="movie.tiff",
-            size_bytes=2048,
-            xxhash="ab" * 16,
             first_discovered_at=DISCOVERED,
             current_version=2,
+            **second,  # a file's size and checksum are its current version's
         )
-        session.add(record)
-        await session.flush()
-        session.add_all(
-            [
-                FileVersion(
-                    file_id=record.id,
-                    version=1,
-                    persistent_id=v1,
-                    size_bytes=1024,
-                    xxhash="cd" * 16,
-                    sha256="ef" * 32,
-                    discovered_at=DISCOVERED,
-                ),
-                FileVersion(
-                    file_id=record.id,
-                    version=2,
-                    persistent_id=v2,
-                    size_bytes=2048,
-                    xxhash="ab" * 16,
-                    discovered_at=VERSION_2_SEEN,
-                ),
-            ]
-        )
-        await session.commit()
         file_id = str(record.id)
     grant = {"grantee_type": "user", "grantee_id": alice["id"]}
     response = await client.post(
@@ -94,19 +74,6 @@ async def lab(
     )
     assert response.status_code == 201, response.text
     return Lab(file_id=file_id, file_ark=file_ark, version_arks=[v1, v2], unused_ark=unused)
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def callers(
-    admin: dict[str, Any], alice: dict[str, Any], bob: dict[str, Any]
-) -> dict[str, dict[str, str]]:
-    """Each caller's request headers; anonymous sends none."""
-    return {
-        "anonymous": {},
-        "admin": admin["headers"],
-        "alice": alice["headers"],
-        "bob": bob["headers"],
-    }
 
 
 # --- what it answers -------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -14,7 +13,8 @@ import httpx
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from streamweave.db.models import AuditLog, FileRecord
+from streamweave.db.models import AuditLog
+from tests.api.conftest import User, add_file, instrument, ok
 from tests.conftest import PASSWORD
 
 AUDIT = "/api/admin/audit-logs"
@@ -25,11 +25,6 @@ S3_SECRET = "s3-secret-access-key-one"
 S3_SECRET_2 = "s3-secret-access-key-two"
 WEBHOOK_SECRET = "webhook-signing-secret-0123"
 SECRETS = (SA_PASSWORD, SA_PASSWORD_2, S3_KEY_ID, S3_SECRET, S3_SECRET_2, WEBHOOK_SECRET, PASSWORD)
-
-
-def ok(response: httpx.Response) -> Any:
-    assert response.is_success, f"{response.request.method} {response.request.url}: {response.text}"
-    return response.json() if response.content else None
 
 
 async def trail(
@@ -212,15 +207,10 @@ async def expect_audit(
 
 
 async def test_every_mutation_is_audited_in_the_same_transaction(
-    app: Any,
-    client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    alice: dict[str, Any],
-    bob: dict[str, Any],
+    app: Any, client: httpx.AsyncClient, users: dict[str, User]
 ) -> None:
-    users = {"admin": admin, "alice": alice, "bob": bob}
     ids = {name: user["id"] for name, user in users.items()}
-    ids["file"] = str(await insert_file(app, await new_instrument(client, admin)))
+    ids["file"] = await add_file(app, (await instrument(client, users["admin"]))["id"])
 
     with observed_transactions() as transactions:
         for step in TOUR:
@@ -254,31 +244,13 @@ async def take(
         ids[step.save] = response.json()["id"]
 
 
-async def new_instrument(client: httpx.AsyncClient, admin: dict[str, Any]) -> str:
-    body = {"name": "files-source", "cifs_host": "smb.lab", "cifs_share": "d"}
-    return str(ok(await client.post("/api/instruments", json=body, headers=admin["headers"]))["id"])
-
-
-async def insert_file(app: Any, instrument_id: str) -> uuid.UUID:
-    record = FileRecord(
-        persistent_id=f"ark:/99999/fk4{uuid.uuid4().hex[:10]}",
-        instrument_id=uuid.UUID(instrument_id),
-        source_path="/run/a.tif",
-        filename="a.tif",
-    )
-    async with app.state.context.sessionmaker() as session:
-        session.add(record)
-        await session.commit()
-    return record.id
-
-
 # --- what an entry holds ---------------------------------------------------------------
 
 
 async def test_entries_are_json_safe_and_updates_record_only_what_changed(
     app: Any, client: httpx.AsyncClient, admin: dict[str, Any]
 ) -> None:
-    instrument = await new_instrument(client, admin)
+    instrument_id = (await instrument(client, admin))["id"]
     storage = ok(
         await client.post(
             "/api/storage-locations",
@@ -287,7 +259,7 @@ async def test_entries_are_json_safe_and_updates_record_only_what_changed(
         )
     )["id"]
     body = {
-        "instrument_id": instrument,
+        "instrument_id": instrument_id,
         "default_storage_location_id": storage,
         "cron_expression": "0 * * * *",
     }
@@ -303,7 +275,8 @@ async def test_entries_are_json_safe_and_updates_record_only_what_changed(
     after = create["changes"]["after"]
     # UUIDs and timestamps, which v0 could not even insert, arrive as JSON strings.
     assert after["id"] == schedule["id"]
-    assert after["instrument_id"] == instrument and after["default_storage_location_id"] == storage
+    assert after["instrument_id"] == instrument_id
+    assert after["default_storage_location_id"] == storage
     assert datetime.fromisoformat(after["created_at"]).tzinfo is not None
     assert update["changes"] == {"before": {"enabled": True}, "after": {"enabled": False}}
 

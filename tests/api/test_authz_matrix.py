@@ -41,6 +41,7 @@ from streamweave.config import Settings
 from streamweave.db.base import Base
 from streamweave.db.models import FileRecord, FileTransfer, HarvestRun, Notification
 from streamweave.identifiers import mint, parse
+from tests.api.conftest import User, ok
 from tests.conftest import PASSWORD, UserFactory
 
 try:
@@ -129,6 +130,26 @@ class Row:
         return f"{self.method} {self.path}"
 
 
+def granted(item: str, grant_key: str) -> list[Row]:
+    """The three access routes of something admins grant to users, groups or projects:
+    list, grant to bob, revoke (the world's grant named ``grant_key``)."""
+    return [
+        Row("GET", f"{item}/access", admin_item(200)),
+        Row("POST", f"{item}/access", admin_item(201), json=TO_BOB),
+        Row("DELETE", f"{item}/access/{{grant_id}}", admin_item(204), ids={"grant_id": grant_key}),
+    ]
+
+
+def soft_deleted(item: str, ids: dict[str, str] | None = None) -> list[Row]:
+    """Deleting one admin-managed resource, and restoring it: the restore row has an
+    admin delete it first, so that there is something to restore."""
+    ids = ids or {}
+    return [
+        Row("DELETE", item, admin_item(204), ids=ids),
+        Row("POST", f"{item}/restore", admin_item(200), ids=ids, before=f"DELETE {item}"),
+    ]
+
+
 def managed(prefix: str, key: str, create: dict[str, Any], update: dict[str, Any]) -> list[Row]:
     """The six routes of an admin-managed, soft-deletable resource."""
     item = f"{prefix}/{{item_id}}"
@@ -138,12 +159,13 @@ def managed(prefix: str, key: str, create: dict[str, Any], update: dict[str, Any
         Row("POST", prefix, admin_list(201), json=create),
         Row("GET", item, admin_item(200), ids=ids),
         Row("PATCH", item, admin_item(200), json=update, ids=ids),
-        Row("DELETE", item, admin_item(204), ids=ids),
-        Row("POST", f"{item}/restore", admin_item(200), ids=ids, before=f"DELETE {item}"),
+        *soft_deleted(item, ids),
     ]
 
 
 ALICE_LOGIN = {"username": "alice@example.org", "password": PASSWORD}
+REGISTER = {"email": "new@example.org", "password": PASSWORD}
+RESET = {"token": "{reset_token}", "password": NEW_PASSWORD}
 REQUEST = {
     "name": "New SEM",
     "location": "Building 12",
@@ -151,6 +173,8 @@ REQUEST = {
     "justification": "The group moves its imaging there",
 }
 TO_BOB = {"grantee_type": "user", "grantee_id": "{bob}"}
+DRY_RUN = {"instrument_id": "{instrument}", "source_path": "run-1/image.tmp"}
+RETRY_RUN = {"entry_ids": ["{harvest_run}"]}
 ARK_IDS = {"naan": "ark_naan", "name": "ark_name"}
 
 MATRIX: list[Row] = [
@@ -158,19 +182,9 @@ MATRIX: list[Row] = [
     # Public auth routes: the answer depends on the request, never on the caller.
     Row("POST", "/auth/jwt/login", public(200), form=ALICE_LOGIN),
     Row("POST", "/auth/cookie/login", public(204), form=ALICE_LOGIN),
-    Row(
-        "POST",
-        "/auth/register",
-        public(201),
-        json={"email": "new@example.org", "password": PASSWORD},
-    ),
+    Row("POST", "/auth/register", public(201), json=REGISTER),
     Row("POST", "/auth/forgot-password", public(202), json={"email": "alice@example.org"}),
-    Row(
-        "POST",
-        "/auth/reset-password",
-        public(200),
-        json={"token": "{reset_token}", "password": NEW_PASSWORD},
-    ),
+    Row("POST", "/auth/reset-password", public(200), json=RESET),
     Row("POST", "/auth/request-verify-token", public(202), json={"email": "alice@example.org"}),
     Row("POST", "/auth/verify", public(200), json={"token": "{verify_token}"}),
     Row("POST", "/auth/jwt/logout", signed_in(204)),
@@ -188,13 +202,7 @@ MATRIX: list[Row] = [
     Row("PATCH", "/users/{user_id}", admin_item(200), json={"is_verified": True}),
     Row("DELETE", "/users/{user_id}", admin_item(204)),
     Row("GET", "/api/admin/users", admin_list(200)),
-    Row("DELETE", "/api/admin/users/{user_id}", admin_item(204)),
-    Row(
-        "POST",
-        "/api/admin/users/{user_id}/restore",
-        admin_item(200),
-        before="DELETE /api/admin/users/{user_id}",
-    ),
+    *soft_deleted("/api/admin/users/{user_id}"),
     Row("GET", "/api/admin/users/{user_id}/groups", admin_item(200)),
     Row("GET", "/api/admin/users/{user_id}/projects", admin_item(200)),
     # Lab configuration.
@@ -234,12 +242,7 @@ MATRIX: list[Row] = [
     Row("GET", "/api/schedules/orchestration/status", admin_list(200)),
     Row("GET", "/api/hooks/builtins", admin_list(200)),
     Row("GET", "/api/hooks/plugins", admin_list(200)),
-    Row(
-        "POST",
-        "/api/hooks/dry-run",
-        admin_list(200),
-        json={"instrument_id": "{instrument}", "source_path": "run-1/image.tmp"},
-    ),
+    Row("POST", "/api/hooks/dry-run", admin_list(200), json=DRY_RUN),
     *managed(
         "/api/hooks",
         "hook",
@@ -261,13 +264,7 @@ MATRIX: list[Row] = [
     ),
     Row("GET", "/api/instruments/{instrument_id}", alices(200, admin=200)),
     Row("PATCH", "/api/instruments/{instrument_id}", admin_item(200), json={"description": "TEM"}),
-    Row("DELETE", "/api/instruments/{instrument_id}", admin_item(204)),
-    Row(
-        "POST",
-        "/api/instruments/{instrument_id}/restore",
-        admin_item(200),
-        before="DELETE /api/instruments/{instrument_id}",
-    ),
+    *soft_deleted("/api/instruments/{instrument_id}"),
     Row("POST", "/api/instruments/{instrument_id}/harvest", admin_item(503)),
     Row(
         "GET",
@@ -275,14 +272,7 @@ MATRIX: list[Row] = [
         admin_item(200),
         ids={"instrument_id": "local_instrument"},
     ),
-    Row("GET", "/api/instruments/{instrument_id}/access", admin_item(200)),
-    Row("POST", "/api/instruments/{instrument_id}/access", admin_item(201), json=TO_BOB),
-    Row(
-        "DELETE",
-        "/api/instruments/{instrument_id}/access/{grant_id}",
-        admin_item(204),
-        ids={"grant_id": "instrument_grant"},
-    ),
+    *granted("/api/instruments/{instrument_id}", "instrument_grant"),
     # Groups and projects.
     *managed("/api/groups", "group", create={"name": "new-group"}, update={"description": "EM"}),
     Row("GET", "/api/groups/{group_id}/members", admin_item(200)),
@@ -307,14 +297,7 @@ MATRIX: list[Row] = [
     # Files and transfers: visible to their owner and grantees.
     Row("GET", "/api/files", signed_in(200)),
     Row("GET", "/api/files/{file_id}", alices(200, admin=200)),
-    Row("GET", "/api/files/{file_id}/access", admin_item(200)),
-    Row("POST", "/api/files/{file_id}/access", admin_item(201), json=TO_BOB),
-    Row(
-        "DELETE",
-        "/api/files/{file_id}/access/{grant_id}",
-        admin_item(204),
-        ids={"grant_id": "file_grant"},
-    ),
+    *granted("/api/files/{file_id}", "file_grant"),
     Row("GET", "/api/transfers", signed_in(200)),
     Row("GET", "/api/transfers/{transfer_id}", alices(200, admin=200)),
     # Harvest runs: visible with the instrument (alice is granted it, bob is not).
@@ -326,12 +309,7 @@ MATRIX: list[Row] = [
     Row("GET", "/api/dashboard", admin_list(200)),
     Row("GET", "/api/dashboard/throughput", admin_list(200)),
     Row("GET", "/api/dashboard/attention", admin_list(200)),
-    Row(
-        "POST",
-        "/api/dashboard/attention/retry",
-        admin_list(200),
-        json={"entry_ids": ["{harvest_run}"]},
-    ),
+    Row("POST", "/api/dashboard/attention/retry", admin_list(200), json=RETRY_RUN),
     # Without the required cron expression: authorized, then refused as invalid.
     Row("GET", "/api/cron/preview", admin_list(422)),
     # The ARK resolver, both ways of writing an ARK.
@@ -395,11 +373,6 @@ def _hash_each_password_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PasswordHelper, "hash", hash_once)
 
 
-def ok(response: httpx.Response) -> Any:
-    assert response.is_success, f"{response.request.method} {response.request.url}: {response.text}"
-    return response.json() if response.content else None
-
-
 @dataclass
 class World:
     ids: dict[str, str]
@@ -430,17 +403,18 @@ async def mailed_token(
     return sent[0]
 
 
-async def build_world(
+@pytest_asyncio.fixture(loop_scope="session")
+async def world(
     app: Any,
     client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    alice: dict[str, Any],
-    bob: dict[str, Any],
-    carol: dict[str, Any],
+    users: dict[str, User],
+    callers: dict[str, dict[str, str]],
+    carol: User,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> World:
-    ids = {"admin": admin["id"], "alice": alice["id"], "bob": bob["id"], "carol": carol["id"]}
+    admin, alice = users["admin"], users["alice"]
+    ids = {name: user["id"] for name, user in {**users, "carol": carol}.items()}
 
     async def create(url: str, body: dict[str, Any], by: dict[str, Any] = admin) -> str:
         """POST (as the admin unless said otherwise); the new resource's id."""
@@ -540,27 +514,11 @@ async def build_world(
     ids["reset_token"] = await mailed_token(client, monkeypatch, "/auth/forgot-password")
     ids["verify_token"] = await mailed_token(client, monkeypatch, "/auth/request-verify-token")
 
-    users = {"alice": alice, "bob": bob, "admin": admin}
     return World(
         ids=ids,
-        headers={"anonymous": {}, **{name: user["headers"] for name, user in users.items()}},
+        headers=callers,
         tokens={name: user["token"] for name, user in users.items()},
     )
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def world(
-    app: Any,
-    client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    alice: dict[str, Any],
-    bob: dict[str, Any],
-    make_user: UserFactory,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> World:
-    carol = await make_user("carol@example.org")
-    return await build_world(app, client, admin, alice, bob, carol, tmp_path, monkeypatch)
 
 
 # --- running a row ---------------------------------------------------------------------

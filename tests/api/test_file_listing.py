@@ -14,16 +14,20 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from streamweave.db.models import Group, GroupMember, Instrument, Project, ProjectMember
 from streamweave.services import catalog
+from tests.api.conftest import User
 
 FILES = 120
 
 
-async def _seed(
-    app: Any, alice: dict[str, Any], bob: dict[str, Any], carol: dict[str, Any]
-) -> dict[str, Any]:
+@pytest_asyncio.fixture(loop_scope="session")
+async def seeded(app: Any, alice: User, bob: User, carol: User) -> dict[str, Any]:
+    """FILES files on two instruments: alice sees some through her group (granted
+    directly and through its project), carol through the project, and bob owns every
+    17th. "ids" holds their ids as strings, in the order lists show them."""
     context = app.state.context
     epoch = datetime(2026, 1, 1, tzinfo=UTC)
     async with context.sessionmaker() as session:
@@ -62,7 +66,7 @@ async def _seed(
         await catalog.grant_files(session, "project", project.id, ids[100:110])
         await session.commit()
     return {
-        "ids": ids,
+        "ids": [str(i) for i in ids],
         "rows": rows,
         "group": group.id,
         "project": project.id,
@@ -86,21 +90,11 @@ async def _all_pages(
             return seen, total
 
 
-@pytest.fixture
-async def carol(make_user: Any) -> dict[str, Any]:
-    return await make_user("carol@example.org")
-
-
 async def test_every_caller_sees_exactly_their_files_in_order(
-    app: Any,
-    client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    alice: dict[str, Any],
-    bob: dict[str, Any],
-    carol: dict[str, Any],
+    client: httpx.AsyncClient, users: dict[str, User], carol: User, seeded: dict[str, Any]
 ) -> None:
-    data = await _seed(app, alice, bob, carol)
-    ids = [str(i) for i in data["ids"]]
+    admin, alice, bob = users["admin"], users["alice"], users["bob"]
+    ids = seeded["ids"]
 
     # bob gets two direct grants through the API (ORM path), then loses one.
     for index in (5, 95):
@@ -126,16 +120,16 @@ async def test_every_caller_sees_exactly_their_files_in_order(
         "carol": sorted(project_files),  # one grantee list: the positional path
         "bob": sorted({i for i in range(FILES) if i % 17 == 0} | {5}),  # owner + direct
     }
-    users = {"admin": admin, "alice": alice, "carol": carol, "bob": bob}
+    everyone = {**users, "carol": carol}
     for name, indexes in expected.items():
-        got, total = await _all_pages(client, users[name]["headers"])
+        got, total = await _all_pages(client, everyone[name]["headers"])
         assert total == len(indexes), name
         assert got == [ids[i] for i in indexes], name
 
     # Adding to the middle of the group's list keeps positions dense and ordered.
     response = await client.post(
         f"/api/files/{ids[50]}/access",
-        json={"grantee_type": "group", "grantee_id": str(data["group"])},
+        json={"grantee_type": "group", "grantee_id": str(seeded["group"])},
         headers=admin["headers"],
     )
     assert response.status_code == 201
@@ -144,19 +138,13 @@ async def test_every_caller_sees_exactly_their_files_in_order(
 
 
 async def test_filters_agree_with_visibility(
-    app: Any,
-    client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    alice: dict[str, Any],
-    bob: dict[str, Any],
-    carol: dict[str, Any],
+    client: httpx.AsyncClient, admin: User, alice: User, seeded: dict[str, Any]
 ) -> None:
-    data = await _seed(app, alice, bob, carol)
-    ids = [str(i) for i in data["ids"]]
+    ids = seeded["ids"]
     visible_to_alice = set(range(10, 40)) | set(range(60, 90)) | set(range(100, 110))
     cases = {
         "&path_prefix=run1": {i for i in range(FILES) if f"run{i // 10:02d}".startswith("run1")},
-        f"&instrument_id={data['instruments'][1].id}": {i for i in range(FILES) if i % 2 == 1},
+        f"&instrument_id={seeded['instruments'][1].id}": {i for i in range(FILES) if i % 2 == 1},
         "&metadata_key=sample&metadata_value=S2": {i for i in range(FILES) if i % 3 == 2},
         "&persistent_id=ark:/99999/fk4test00012": {12},
         "&discovered_after=2026-01-01T01:00:00Z&discovered_before=2026-01-01T01:30:00Z": set(
@@ -172,21 +160,15 @@ async def test_filters_agree_with_visibility(
 
 
 async def test_deleted_group_grants_nothing(
-    app: Any,
-    client: httpx.AsyncClient,
-    admin: dict[str, Any],
-    alice: dict[str, Any],
-    bob: dict[str, Any],
-    carol: dict[str, Any],
+    client: httpx.AsyncClient, admin: User, alice: User, seeded: dict[str, Any]
 ) -> None:
-    data = await _seed(app, alice, bob, carol)
-    response = await client.delete(f"/api/groups/{data['group']}", headers=admin["headers"])
+    response = await client.delete(f"/api/groups/{seeded['group']}", headers=admin["headers"])
     assert response.status_code == 204
     got, total = await _all_pages(client, alice["headers"])
     assert total == 0 and got == []
-    hidden = data["ids"][20]
+    hidden = seeded["ids"][20]
     assert (await client.get(f"/api/files/{hidden}", headers=alice["headers"])).status_code == 404
-    await client.post(f"/api/groups/{data['group']}/restore", headers=admin["headers"])
+    await client.post(f"/api/groups/{seeded['group']}/restore", headers=admin["headers"])
     assert (await client.get(f"/api/files/{hidden}", headers=alice["headers"])).status_code == 200
 
 

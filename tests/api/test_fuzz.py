@@ -269,30 +269,26 @@ async def _seed(app: Any, storage_dir: Path) -> dict[str, dict[str, str]]:
                 )
             session.add_all(users.values())
             await session.flush()
-            # Personal API tokens, not session JWTs: they survive the password and e-mail
-            # changes the fuzzer makes through /users/me, and its logouts.
-            for key, token_id in (("admin", _id("token-admin")), ("user", _id("token-user"))):
+
+            def add_token(token_id: str, user: User, name: str) -> str:
+                """Adds a personal API token of ``user`` with a fixed id; its plaintext."""
                 plaintext, digest, prefix = new_api_token()
-                session.add(
-                    ApiToken(
-                        id=uuid.UUID(token_id),
-                        user_id=users[key].id,
-                        name="fuzz",
-                        prefix=prefix,
-                        token_hash=digest,
-                    )
-                )
-                headers[key] = {"Authorization": f"Bearer {plaintext}"}
-            _, digest, prefix = new_api_token()
-            session.add(
-                ApiToken(
-                    id=uuid.UUID(IDS["token"][0]),
-                    user_id=users["user"].id,
-                    name="spare",
+                token = ApiToken(
+                    id=uuid.UUID(token_id),
+                    user_id=user.id,
+                    name=name,
                     prefix=prefix,
                     token_hash=digest,
                 )
-            )
+                session.add(token)
+                return plaintext
+
+            # Personal API tokens, not session JWTs: they survive the password and e-mail
+            # changes the fuzzer makes through /users/me, and its logouts.
+            for key, token_id in (("admin", _id("token-admin")), ("user", _id("token-user"))):
+                plaintext = add_token(token_id, users[key], "fuzz")
+                headers[key] = {"Authorization": f"Bearer {plaintext}"}
+            add_token(IDS["token"][0], users["user"], "spare")
             await session.commit()
             admin = users["admin"]
 

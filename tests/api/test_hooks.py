@@ -15,11 +15,18 @@ from streamweave.db.models import HookConfig
 from streamweave.harvest.layout import default_destination, destination_folder
 from streamweave.hooks import webhook as webhook_module
 from streamweave.services.hook_specs import hook_specs_for
-from tests.api.test_resources import created, instrument, rejected
+from tests.api.conftest import (
+    Json,
+    Refuse,
+    builtin_hook,
+    created,
+    instrument,
+    redirect_to,
+    webhook,
+)
 from tests.hooks import sample_plugins
 from tests.hooks.receiver import Answer, Receiver, running_receiver
 
-Json = dict[str, Any]
 SECRET = "a-long-webhook-signing-secret"
 
 
@@ -35,25 +42,9 @@ def plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-def webhook(url: str = "https://hooks.example.org/in", **fields: Any) -> Json:
-    return {
-        "name": "notify",
-        "trigger": "post_transfer",
-        "implementation": "http_webhook",
-        "webhook_url": url,
-        **fields,
-    }
-
-
 def file_filter(config: Json, **fields: Any) -> Json:
-    return {
-        "name": "filter",
-        "trigger": "pre_transfer",
-        "implementation": "builtin",
-        "builtin_name": "file_filter",
-        "config": config,
-        **fields,
-    }
+    """A file_filter hook body named "filter"; ``fields`` add to or override it."""
+    return {**builtin_hook("file_filter", name="filter", config=config), **fields}
 
 
 # --- fail_closed -----------------------------------------------------------------------
@@ -77,19 +68,9 @@ async def test_fail_closed_defaults_to_false_and_can_be_set(
     assert {hook["name"]: hook["fail_closed"] for hook in listed} == {"notify": True, "gate": True}
 
 
-async def test_fail_closed_must_be_a_boolean(
-    client: httpx.AsyncClient, app: Any, admin: Json
-) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/hooks",
-        admin["headers"],
-        webhook(fail_closed="sometimes"),
-        model=HookConfig,
-        mentions="fail_closed",
-    )
+async def test_fail_closed_must_be_a_boolean(refused: Refuse) -> None:
+    body = webhook(fail_closed="sometimes")
+    await refused("POST", "/api/hooks", body, model=HookConfig, mentions="fail_closed")
 
 
 # --- webhook config --------------------------------------------------------------------
@@ -116,50 +97,28 @@ async def test_valid_webhook_configs_are_stored(
     ],
 )
 async def test_invalid_webhook_configs_are_rejected(
-    client: httpx.AsyncClient, app: Any, admin: Json, config: Json, mentions: str
+    refused: Refuse, config: Json, mentions: str
 ) -> None:
-    detail = await rejected(
-        client,
-        app,
-        "POST",
-        "/api/hooks",
-        admin["headers"],
-        webhook(config=config),
-        model=HookConfig,
-        mentions=(mentions, "http_webhook"),
+    body = webhook(config=config)
+    detail = await refused(
+        "POST", "/api/hooks", body, model=HookConfig, mentions=(mentions, "http_webhook")
     )
     assert "config for http_webhook is invalid" in detail
 
 
 async def test_webhook_config_is_validated_on_patch(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, admin: Json, refused: Refuse
 ) -> None:
     hook = await created(client, "/api/hooks", admin["headers"], webhook(config={"retries": 1}))
     url = f"/api/hooks/{hook['id']}"
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"config": {"retries": 99}},
-        model=HookConfig,
-        mentions="retries",
-    )
+    await refused("PATCH", url, {"config": {"retries": 99}}, model=HookConfig, mentions="retries")
     # Turning a built-in into a webhook re-checks the config it would keep.
     builtin = await created(
         client, "/api/hooks", admin["headers"], file_filter({"exclude_patterns": ["*.tmp"]})
     )
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        f"/api/hooks/{builtin['id']}",
-        admin["headers"],
-        {"implementation": "http_webhook", "webhook_url": "https://h.example.org/x"},
-        model=HookConfig,
-        mentions="exclude_patterns",
-    )
+    change = {"implementation": "http_webhook", "webhook_url": "https://h.example.org/x"}
+    builtin_url = f"/api/hooks/{builtin['id']}"
+    await refused("PATCH", builtin_url, change, model=HookConfig, mentions="exclude_patterns")
     response = await client.patch(url, json={"config": {"retries": 3}}, headers=admin["headers"])
     assert response.status_code == 200, response.text
 
@@ -168,29 +127,14 @@ async def test_webhook_config_is_validated_on_patch(
     ("config", "mentions"),
     [
         ({"exclude_patterns": ["[z-a].raw"]}, "exclude_patterns"),
-        (
-            {"redirect_rules": [{"pattern": "*", "destination": "a\\..\\..\\b"}]},
-            "redirect_rules.0.destination",
-        ),
-        (
-            {"redirect_rules": [{"pattern": "*", "destination": "\uff0e\uff0e/b"}]},
-            "redirect_rules.0.destination",
-        ),
+        (redirect_to("a\\..\\..\\b"), "redirect_rules.0.destination"),
+        (redirect_to("\uff0e\uff0e/b"), "redirect_rules.0.destination"),
     ],
 )
 async def test_file_filter_globs_and_destinations_are_checked(
-    client: httpx.AsyncClient, app: Any, admin: Json, config: Json, mentions: str
+    refused: Refuse, config: Json, mentions: str
 ) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/hooks",
-        admin["headers"],
-        file_filter(config),
-        model=HookConfig,
-        mentions=mentions,
-    )
+    await refused("POST", "/api/hooks", file_filter(config), model=HookConfig, mentions=mentions)
 
 
 # --- plugins ---------------------------------------------------------------------------
@@ -223,12 +167,8 @@ async def test_installed_plugins_are_listed(
 async def test_plugin_hook_is_created_with_its_config_checked(
     client: httpx.AsyncClient, admin: Json, plugins: None
 ) -> None:
-    hook = await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        plugin_hook("lims_route", config={"prefix": "projects"}, fail_closed=True),
-    )
+    body = plugin_hook("lims_route", config={"prefix": "projects"}, fail_closed=True)
+    hook = await created(client, "/api/hooks", admin["headers"], body)
     assert (hook["implementation"], hook["builtin_name"]) == ("plugin", "lims_route")
     assert hook["config"] == {"prefix": "projects"} and hook["fail_closed"] is True
 
@@ -245,59 +185,27 @@ async def test_plugin_hook_is_created_with_its_config_checked(
     ],
 )
 async def test_bad_plugin_hooks_are_rejected(
-    client: httpx.AsyncClient,
-    app: Any,
-    admin: Json,
-    plugins: None,
-    body: Json,
-    mentions: tuple[str, ...],
+    refused: Refuse, plugins: None, body: Json, mentions: tuple[str, ...]
 ) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/hooks",
-        admin["headers"],
-        body,
-        model=HookConfig,
-        mentions=mentions,
-    )
+    await refused("POST", "/api/hooks", body, model=HookConfig, mentions=mentions)
 
 
 async def test_without_plugins_the_answer_says_none_are_installed(
-    client: httpx.AsyncClient, app: Any, admin: Json, monkeypatch: pytest.MonkeyPatch
+    refused: Refuse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    body = plugin_hook("lims_route")
     with sample_plugins.registered(monkeypatch, {}):
-        await rejected(
-            client,
-            app,
-            "POST",
-            "/api/hooks",
-            admin["headers"],
-            plugin_hook("lims_route"),
-            model=HookConfig,
-            mentions="installed: none",
-        )
+        await refused("POST", "/api/hooks", body, model=HookConfig, mentions="installed: none")
 
 
-async def test_python_script_is_still_refused(
-    client: httpx.AsyncClient, app: Any, admin: Json
-) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/hooks",
-        admin["headers"],
-        {
-            "name": "s",
-            "trigger": "pre_transfer",
-            "implementation": "python_script",
-            "script_path": "/opt/x.py",
-        },
-        model=HookConfig,
-        mentions="python_script",
-    )
+async def test_python_script_is_still_refused(refused: Refuse) -> None:
+    body = {
+        "name": "s",
+        "trigger": "pre_transfer",
+        "implementation": "python_script",
+        "script_path": "/opt/x.py",
+    }
+    await refused("POST", "/api/hooks", body, model=HookConfig, mentions="python_script")
 
 
 # --- specs for the harvest -------------------------------------------------------------
@@ -309,23 +217,22 @@ async def test_specs_are_the_live_enabled_global_and_instruments_hooks_in_order(
     headers = admin["headers"]
     scope = await instrument(client, admin, "scope")
     other = await instrument(client, admin, "other")
-    mine = await created(
-        client,
-        "/api/hooks",
-        headers,
-        webhook(
-            "http://127.0.0.1:9/in?t=1",
-            name="b-mine",
-            instrument_id=scope["id"],
-            webhook_secret=SECRET,
-            priority=5,
-            fail_closed=True,
-        ),
+    own = webhook(
+        "http://127.0.0.1:9/in?t=1",
+        name="b-mine",
+        instrument_id=scope["id"],
+        webhook_secret=SECRET,
+        priority=5,
+        fail_closed=True,
     )
-    await created(client, "/api/hooks", headers, webhook(name="a-global", priority=5))
-    await created(client, "/api/hooks", headers, file_filter({}, name="first", priority=-3))
-    await created(client, "/api/hooks", headers, webhook(name="theirs", instrument_id=other["id"]))
-    await created(client, "/api/hooks", headers, webhook(name="off", enabled=False))
+    mine = await created(client, "/api/hooks", headers, own)
+    for body in (
+        webhook(name="a-global", priority=5),
+        file_filter({}, name="first", priority=-3),
+        webhook(name="theirs", instrument_id=other["id"]),
+        webhook(name="off", enabled=False),
+    ):
+        await created(client, "/api/hooks", headers, body)
     gone = await created(client, "/api/hooks", headers, webhook(name="gone"))
     assert (await client.delete(f"/api/hooks/{gone['id']}", headers=headers)).status_code == 204
 
@@ -374,31 +281,13 @@ async def test_dry_run_shows_skips_redirects_and_transfers(
     headers = admin["headers"]
     scope = await instrument(client, admin, "scope")
     other = await instrument(client, admin, "other")
-    await created(
-        client,
-        "/api/hooks",
-        headers,
+    for body in (
         file_filter({"exclude_patterns": ["*.tmp"], "min_size_bytes": 1}, name="no temp"),
-    )
-    await created(
-        client,
-        "/api/hooks",
-        headers,
-        file_filter(
-            {"redirect_rules": [{"pattern": "*.log", "destination": "logs"}]},
-            name="logs aside",
-            instrument_id=scope["id"],
-        ),
-    )
-    await created(
-        client,
-        "/api/hooks",
-        headers,
+        file_filter(redirect_to("logs", "*.log"), name="logs aside", instrument_id=scope["id"]),
         file_filter({"exclude_patterns": ["*"]}, name="theirs", instrument_id=other["id"]),
-    )
-    await created(
-        client, "/api/hooks", headers, file_filter({"exclude_patterns": ["*"]}, enabled=False)
-    )
+        file_filter({"exclude_patterns": ["*"]}, enabled=False),
+    ):
+        await created(client, "/api/hooks", headers, body)
     base = {"instrument_id": scope["id"], "size_bytes": 10}
 
     skipped = await dry_run(client, admin, {**base, "source_path": "run1/a.tmp"})
@@ -448,12 +337,8 @@ async def test_dry_run_calls_webhooks(
     url = receiver.script(
         "/gate", Answer(body={"action": "skip", "reason": "sample not registered in LIMS"})
     )
-    await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        webhook(url, name="lims gate", trigger="pre_transfer", webhook_secret=SECRET),
-    )
+    gate = webhook(url, name="lims gate", trigger="pre_transfer", webhook_secret=SECRET)
+    await created(client, "/api/hooks", admin["headers"], gate)
     # A post-transfer webhook is not called by a pre-transfer dry run.
     await created(client, "/api/hooks", admin["headers"], webhook(receiver.url("/post")))
     result = await dry_run(
@@ -475,19 +360,15 @@ async def test_dry_run_reports_a_blocking_failure(
     monkeypatch.setattr(webhook_module, "BACKOFF_SECONDS", 0.01)
     scope = await instrument(client, admin, "scope")
     url = receiver.script("/down", Answer(503))
-    await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        webhook(
-            url,
-            name="gate",
-            trigger="pre_transfer",
-            fail_closed=True,
-            webhook_secret=SECRET,
-            config={"retries": 1},
-        ),
+    gate = webhook(
+        url,
+        name="gate",
+        trigger="pre_transfer",
+        fail_closed=True,
+        webhook_secret=SECRET,
+        config={"retries": 1},
     )
+    await created(client, "/api/hooks", admin["headers"], gate)
     result = await dry_run(client, admin, {"instrument_id": scope["id"], "source_path": "a.raw"})
     assert result["action"] == "blocked"
     (failure,) = result["failures"]

@@ -8,16 +8,16 @@ and must change nothing in the database.
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from sqlalchemy import Uuid, bindparam, func, select, text
+from sqlalchemy import Uuid, bindparam, text
 
 from streamweave.db.models import (
-    AuditLog,
-    FileRecord,
     HarvestSchedule,
     HookConfig,
     Instrument,
@@ -25,17 +25,20 @@ from streamweave.db.models import (
     StorageLocation,
 )
 from streamweave.services.validation import server_timezone
+from tests.api.conftest import (
+    Json,
+    Refuse,
+    add_file,
+    builtin_hook,
+    count,
+    created,
+    instrument,
+    redirect_to,
+    webhook,
+)
 from tests.conftest import BACKEND
 
-Json = dict[str, Any]
-
-
 # --- helpers ---------------------------------------------------------------------------
-
-
-async def count(app: Any, model: type[Any]) -> int:
-    async with app.state.context.sessionmaker() as session:
-        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 async def raw_row(app: Any, table: str, row_id: str) -> str:
@@ -49,61 +52,15 @@ async def raw_row(app: Any, table: str, row_id: str) -> str:
     return " ".join(str(value) for value in row.values())
 
 
-async def rejected(
-    client: httpx.AsyncClient,
-    app: Any,
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    body: Json,
-    *,
-    model: type[Any],
-    status: int = 422,
-    mentions: str | tuple[str, ...] = (),
-) -> str:
-    """Send a request that must be refused; check the message and that nothing changed."""
-    rows, audits = await count(app, model), await count(app, AuditLog)
-    response = await client.request(method, url, json=body, headers=headers)
-    assert response.status_code == status, response.text
-    detail = str(response.json()["detail"])
-    for word in (mentions,) if isinstance(mentions, str) else mentions:
-        assert word in detail, f"{word!r} not in {detail!r}"
-    assert await count(app, model) == rows
-    assert await count(app, AuditLog) == audits
-    return detail
-
-
-async def created(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: Json) -> Json:
-    response = await client.post(url, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
-async def instrument(
-    client: httpx.AsyncClient, admin: Json, name: str = "scope", **fields: Any
-) -> Json:
-    body = {"name": name, "cifs_host": "files.example.org", "cifs_share": "data", **fields}
-    return await created(client, "/api/instruments", admin["headers"], body)
-
-
 async def storage(client: httpx.AsyncClient, admin: Json, path: str, name: str = "archive") -> Json:
     body = {"name": name, "type": "posix", "base_path": path}
     return await created(client, "/api/storage-locations", admin["headers"], body)
 
 
-async def add_file(app: Any, instrument_id: str, path: str = "run1/a.raw") -> str:
-    """A harvested file, written the way the harvester does (no API creates files)."""
-    async with app.state.context.sessionmaker() as session:
-        record = FileRecord(
-            persistent_id=f"ark:/99999/fk4{uuid.uuid4().hex[:12]}",
-            instrument_id=uuid.UUID(instrument_id),
-            source_path=path,
-            filename=path.rsplit("/", 1)[-1],
-            size_bytes=10,
-        )
-        session.add(record)
-        await session.commit()
-        return str(record.id)
+async def service_account(client: httpx.AsyncClient, admin: Json, **fields: Any) -> Json:
+    """A service account "svc" created by the admin; ``fields`` add to or override it."""
+    body = {"name": "svc", "username": "harvester", "password": "pw", **fields}
+    return await created(client, "/api/service-accounts", admin["headers"], body)
 
 
 # --- storage locations -----------------------------------------------------------------
@@ -153,6 +110,13 @@ VALID_STORAGE = {
         "data",
     ),
 }
+
+
+async def s3_storage(client: httpx.AsyncClient, admin: Json) -> Json:
+    """An S3 location named "bucket": one whose connection config holds secrets."""
+    body = {"name": "bucket", "type": "s3", "connection_config": S3}
+    return await created(client, "/api/storage-locations", admin["headers"], body)
+
 
 SECRETS_BY_TYPE = {
     "posix": set(),
@@ -226,91 +190,36 @@ INVALID_STORAGE = [
     ("webdav", {"url": "https://dav.example.org", "vendor": "dropbox"}, "", "vendor"),
     ("webdav", {"url": "https://dav.example.org", "path": "x/../../y"}, "", "'..'"),
     ("webdav", {"url": "https://dav.example.org", "color": "blue"}, "", "color"),
+    pytest.param("ftp", {}, "/srv", "type", id="unknown storage type"),
 ]
 
 
 @pytest.mark.parametrize(("kind", "config", "base_path", "mentions"), INVALID_STORAGE)
 async def test_invalid_storage_configs_are_rejected_and_change_nothing(
-    client: httpx.AsyncClient,
-    app: Any,
-    admin: Json,
-    kind: str,
-    config: Json,
-    base_path: str,
-    mentions: str,
+    refused: Refuse, kind: str, config: Json, base_path: str, mentions: str
 ) -> None:
     body = {"name": "bad", "type": kind, "connection_config": config, "base_path": base_path}
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/storage-locations",
-        admin["headers"],
-        body,
-        model=StorageLocation,
-        mentions=mentions,
-    )
-
-
-async def test_unknown_storage_type_is_rejected(
-    client: httpx.AsyncClient, app: Any, admin: Json
-) -> None:
-    body = {"name": "bad", "type": "ftp", "connection_config": {}, "base_path": "/srv"}
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/storage-locations",
-        admin["headers"],
-        body,
-        model=StorageLocation,
-        mentions="type",
-    )
+    await refused("POST", "/api/storage-locations", body, model=StorageLocation, mentions=mentions)
 
 
 async def test_invalid_storage_patch_changes_nothing(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, app: Any, admin: Json, refused: Refuse
 ) -> None:
-    location = await created(
-        client,
-        "/api/storage-locations",
-        admin["headers"],
-        {"name": "bucket", "type": "s3", "connection_config": S3},
-    )
+    location = await s3_storage(client, admin)
     url = f"/api/storage-locations/{location['id']}"
     before = await raw_row(app, "storage_locations", location["id"])
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"connection_config": {**S3, "bucket": "x"}},
-        model=StorageLocation,
-        mentions="bucket",
-    )
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"type": "posix"},
-        model=StorageLocation,
-        mentions="base_path",
-    )
+    for body, mentions in (
+        ({"connection_config": {**S3, "bucket": "x"}}, "bucket"),
+        ({"type": "posix"}, "base_path"),
+    ):
+        await refused("PATCH", url, body, model=StorageLocation, mentions=mentions)
     assert await raw_row(app, "storage_locations", location["id"]) == before
 
 
 async def test_masked_secret_in_a_patch_keeps_the_stored_one(
     client: httpx.AsyncClient, app: Any, admin: Json
 ) -> None:
-    location = await created(
-        client,
-        "/api/storage-locations",
-        admin["headers"],
-        {"name": "bucket", "type": "s3", "connection_config": S3},
-    )
+    location = await s3_storage(client, admin)
     url = f"/api/storage-locations/{location['id']}"
     # A client sends back what it read, with one field changed.
     echoed = {**location["connection_config"], "region": "us-west-2"}
@@ -346,20 +255,13 @@ async def test_masked_secret_in_a_patch_keeps_the_stored_one(
 
 
 async def test_masked_secret_without_a_stored_one_is_rejected(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, admin: Json, refused: Refuse
 ) -> None:
-    location = await created(
-        client,
-        "/api/storage-locations",
-        admin["headers"],
-        {"name": "sftp", "type": "sftp", "connection_config": {"host": "h", "username": "u"}},
-    )
-    await rejected(
-        client,
-        app,
+    body = {"name": "sftp", "type": "sftp", "connection_config": {"host": "h", "username": "u"}}
+    location = await created(client, "/api/storage-locations", admin["headers"], body)
+    await refused(
         "PATCH",
         f"/api/storage-locations/{location['id']}",
-        admin["headers"],
         {"connection_config": {"host": "h", "username": "u", "password": "****"}},
         model=StorageLocation,
         mentions=("password", "none is stored"),
@@ -369,32 +271,11 @@ async def test_masked_secret_without_a_stored_one_is_rejected(
 async def test_secrets_are_encrypted_at_rest(
     client: httpx.AsyncClient, app: Any, admin: Json
 ) -> None:
-    location = await created(
-        client,
-        "/api/storage-locations",
-        admin["headers"],
-        {"name": "bucket", "type": "s3", "connection_config": S3},
-    )
-    account = await created(
-        client,
-        "/api/service-accounts",
-        admin["headers"],
-        {"name": "svc", "username": "harvester", "password": "plain-service-password"},
-    )
-    source = await created(
-        client,
-        "/api/instruments",
-        admin["headers"],
-        {
-            "name": "seq",
-            "source_type": "sftp",
-            "source_config": {
-                "host": "seq.example.org",
-                "username": "u",
-                "password": "plain-sftp-password",
-            },
-        },
-    )
+    location = await s3_storage(client, admin)
+    account = await service_account(client, admin, password="plain-service-password")
+    sftp = {"host": "seq.example.org", "username": "u", "password": "plain-sftp-password"}
+    body = {"name": "seq", "source_type": "sftp", "source_config": sftp}
+    source = await created(client, "/api/instruments", admin["headers"], body)
     assert source["source_config"]["password"] == "****"
     storage_row = await raw_row(app, "storage_locations", location["id"])
     assert S3["secret_access_key"] not in storage_row
@@ -416,12 +297,7 @@ async def test_secrets_are_encrypted_at_rest(
 async def test_service_account_password_is_write_only_and_kept_on_masked_patch(
     client: httpx.AsyncClient, app: Any, admin: Json
 ) -> None:
-    account = await created(
-        client,
-        "/api/service-accounts",
-        admin["headers"],
-        {"name": "svc", "domain": "LAB", "username": "harvester", "password": "first-password"},
-    )
+    account = await service_account(client, admin, domain="LAB", password="first-password")
     assert "password" not in account
     url = f"/api/service-accounts/{account['id']}"
 
@@ -461,12 +337,7 @@ async def test_service_account_password_is_write_only_and_kept_on_masked_patch(
 async def test_password_reveal_is_admin_only_and_audited(
     client: httpx.AsyncClient, admin: Json, alice: Json
 ) -> None:
-    account = await created(
-        client,
-        "/api/service-accounts",
-        admin["headers"],
-        {"name": "svc", "username": "harvester", "password": "pw"},
-    )
+    account = await service_account(client, admin)
     url = f"/api/service-accounts/{account['id']}/password"
     assert (await client.get(url, headers=alice["headers"])).status_code == 404
     assert (await client.get(url, headers=admin["headers"])).status_code == 200
@@ -480,28 +351,13 @@ async def test_password_reveal_is_admin_only_and_audited(
 
 
 async def test_cifs_instrument_needs_host_and_share(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, app: Any, admin: Json, refused: Refuse
 ) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "scope", "cifs_host": "files.example.org"},
-        model=Instrument,
-        mentions="cifs_share",
-    )
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "scope"},
-        model=Instrument,
-        mentions=("cifs_host", "cifs_share"),
-    )
+    for body, mentions in (
+        ({"name": "scope", "cifs_host": "files.example.org"}, ("cifs_share",)),
+        ({"name": "scope"}, ("cifs_host", "cifs_share")),
+    ):
+        await refused("POST", "/api/instruments", body, model=Instrument, mentions=mentions)
     made = await instrument(client, admin, cifs_base_path="/runs/2024")
     assert (made["source_type"], made["cifs_host"], made["cifs_share"]) == (
         "cifs",
@@ -511,16 +367,8 @@ async def test_cifs_instrument_needs_host_and_share(
     assert made["cifs_port"] == 445
     # Removing the share of a live SMB instrument is refused too, and changes nothing.
     before = await raw_row(app, "instruments", made["id"])
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        f"/api/instruments/{made['id']}",
-        admin["headers"],
-        {"cifs_share": None},
-        model=Instrument,
-        mentions="cifs_share",
-    )
+    url = f"/api/instruments/{made['id']}"
+    await refused("PATCH", url, {"cifs_share": None}, model=Instrument, mentions="cifs_share")
     assert await raw_row(app, "instruments", made["id"]) == before
 
 
@@ -534,29 +382,19 @@ async def test_cifs_instrument_needs_host_and_share(
     ],
 )
 async def test_local_source_needs_an_absolute_path(
-    client: httpx.AsyncClient, app: Any, admin: Json, config: Json, mentions: str
+    refused: Refuse, config: Json, mentions: str
 ) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "local", "source_type": "local", "source_config": config},
-        model=Instrument,
-        mentions=("source_config", mentions),
+    body = {"name": "local", "source_type": "local", "source_config": config}
+    await refused(
+        "POST", "/api/instruments", body, model=Instrument, mentions=("source_config", mentions)
     )
 
 
 async def test_local_source_with_an_absolute_path_is_accepted(
     client: httpx.AsyncClient, admin: Json
 ) -> None:
-    made = await created(
-        client,
-        "/api/instruments",
-        admin["headers"],
-        {"name": "local", "source_type": "local", "source_config": {"path": "/data/instrument"}},
-    )
+    body = {"name": "local", "source_type": "local", "source_config": {"path": "/data/instrument"}}
+    made = await created(client, "/api/instruments", admin["headers"], body)
     assert made["source_type"] == "local"
     assert made["source_config"] == {"path": "/data/instrument"}
 
@@ -576,46 +414,20 @@ DOTDOT_INSTRUMENTS = [
 
 
 @pytest.mark.parametrize("body", DOTDOT_INSTRUMENTS)
-async def test_dotdot_is_rejected_in_every_instrument_path(
-    client: httpx.AsyncClient, app: Any, admin: Json, body: Json
-) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        body,
-        model=Instrument,
-        mentions="'..'",
-    )
+async def test_dotdot_is_rejected_in_every_instrument_path(refused: Refuse, body: Json) -> None:
+    await refused("POST", "/api/instruments", body, model=Instrument, mentions="'..'")
 
 
 async def test_dotdot_is_rejected_when_patching_a_path(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, admin: Json, refused: Refuse
 ) -> None:
     made = await instrument(client, admin)
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        f"/api/instruments/{made['id']}",
-        admin["headers"],
-        {"cifs_base_path": "a/../../b"},
-        model=Instrument,
-        mentions="'..'",
-    )
     location = await storage(client, admin, "/srv/archive")
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        f"/api/storage-locations/{location['id']}",
-        admin["headers"],
-        {"base_path": "/srv/../etc"},
-        model=StorageLocation,
-        mentions="'..'",
-    )
+    for url, body, model in (
+        (f"/api/instruments/{made['id']}", {"cifs_base_path": "a/../../b"}, Instrument),
+        (f"/api/storage-locations/{location['id']}", {"base_path": "/srv/../etc"}, StorageLocation),
+    ):
+        await refused("PATCH", url, body, model=model, mentions="'..'")
 
 
 async def test_completion_rule_defaults_to_a_sixty_second_quiet_period(
@@ -665,65 +477,30 @@ async def test_marker_rule_defaults_its_scope(client: httpx.AsyncClient, admin: 
         {"mode": "none", "seconds": 1},
     ],
 )
-async def test_invalid_completion_rules_are_rejected(
-    client: httpx.AsyncClient, app: Any, admin: Json, rule: Json
-) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "i", "cifs_host": "h", "cifs_share": "s", "completion_rule": rule},
-        model=Instrument,
-        mentions="completion_rule",
-    )
+async def test_invalid_completion_rules_are_rejected(refused: Refuse, rule: Json) -> None:
+    body = {"name": "i", "cifs_host": "h", "cifs_share": "s", "completion_rule": rule}
+    await refused("POST", "/api/instruments", body, model=Instrument, mentions="completion_rule")
 
 
 async def test_instrument_names_are_unique_among_live_ones(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, admin: Json, refused: Refuse
 ) -> None:
+    async def name_taken(method: str, url: str, body: Json) -> None:
+        await refused(method, url, body, model=Instrument, status=409, mentions="microscope")
+
     first = await instrument(client, admin, "microscope")
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "microscope", "cifs_host": "h", "cifs_share": "s"},
-        model=Instrument,
-        status=409,
-        mentions="microscope",
+    await name_taken(
+        "POST", "/api/instruments", {"name": "microscope", "cifs_host": "h", "cifs_share": "s"}
     )
     other = await instrument(client, admin, "sequencer")
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        f"/api/instruments/{other['id']}",
-        admin["headers"],
-        {"name": "microscope"},
-        model=Instrument,
-        status=409,
-        mentions="microscope",
-    )
+    await name_taken("PATCH", f"/api/instruments/{other['id']}", {"name": "microscope"})
     # Once deleted, the name is free again...
     response = await client.delete(f"/api/instruments/{first['id']}", headers=admin["headers"])
     assert response.status_code == 204
     second = await instrument(client, admin, "microscope")
     assert second["id"] != first["id"]
     # ...and the deleted one cannot come back while a live one holds its name.
-    await rejected(
-        client,
-        app,
-        "POST",
-        f"/api/instruments/{first['id']}/restore",
-        admin["headers"],
-        {},
-        model=Instrument,
-        status=409,
-        mentions="microscope",
-    )
+    await name_taken("POST", f"/api/instruments/{first['id']}/restore", {})
     listed = await client.get("/api/instruments", headers=admin["headers"])
     assert sorted(item["id"] for item in listed.json()["items"]) == sorted(
         [second["id"], other["id"]]
@@ -754,71 +531,39 @@ async def test_instrument_patch_with_null_name_keeps_the_name(
 
 
 async def test_instrument_with_a_deleted_service_account_is_rejected(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, admin: Json, refused: Refuse
 ) -> None:
-    account = await created(
-        client,
-        "/api/service-accounts",
-        admin["headers"],
-        {"name": "svc", "username": "u", "password": "p"},
-    )
+    account = await service_account(client, admin, username="u", password="p")
     await client.delete(f"/api/service-accounts/{account['id']}", headers=admin["headers"])
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "i", "cifs_host": "h", "cifs_share": "s", "service_account_id": account["id"]},
-        model=Instrument,
-        mentions="service_account_id",
-    )
+    body = {"name": "i", "cifs_host": "h", "cifs_share": "s", "service_account_id": account["id"]}
+    await refused("POST", "/api/instruments", body, model=Instrument, mentions="service_account_id")
 
 
 async def test_text_that_cannot_be_stored_is_rejected_on_every_backend(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, app: Any, admin: Json, refused: Refuse
 ) -> None:
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {"name": "scope\x00", "cifs_host": "h", "cifs_share": "s"},
-        model=Instrument,
-        mentions=("name", "NUL"),
-    )
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/instruments",
-        admin["headers"],
-        {
-            "name": "scope",
-            "cifs_host": "h",
-            "cifs_share": "s",
-            "transfer_config": {"flags": ["-v", "\x00"]},
-        },
-        model=Instrument,
-        mentions=("transfer_config.flags.1", "NUL"),
-    )
-    # A lone surrogate is valid JSON ("\udc00") but not Unicode that UTF-8 can carry.
+    share = {"cifs_host": "h", "cifs_share": "s"}
+    for body, mentions in (
+        ({"name": "scope\x00", **share}, ("name", "NUL")),
+        (
+            {"name": "scope", **share, "transfer_config": {"flags": ["-v", "\x00"]}},
+            ("transfer_config.flags.1", "NUL"),
+        ),
+    ):
+        await refused("POST", "/api/instruments", body, model=Instrument, mentions=mentions)
     rows = await count(app, Instrument)
-    response = await client.post(
-        "/api/instruments",
-        content=b'{"name": "scope\\udc00", "cifs_host": "h", "cifs_share": "s"}',
-        headers={**admin["headers"], "Content-Type": "application/json"},
-    )
-    assert response.status_code == 422, response.text
-    assert "surrogate" in response.text
-    assert await count(app, Instrument) == rows
-    # Python's JSON parser takes NaN and Infinity; JSON (and so the answer) cannot hold them.
-    share = b'"cifs_host": "h", "cifs_share": "s"'
+    raw_share = b'"cifs_host": "h", "cifs_share": "s"'
     for raw, mentions in (
-        (b'{"name": NaN, ' + share + b"}", "name"),
-        (b'{"name": "i", "transfer_config": {"x": Infinity}, ' + share + b"}", "transfer_config.x"),
-        (b'{"name": "i", "cifs_port": -Infinity, ' + share + b"}", "cifs_port"),
+        # A lone surrogate is valid JSON ("\udc00") but not Unicode that UTF-8 can carry.
+        (b'{"name": "scope\\udc00", ' + raw_share + b"}", "surrogate"),
+        # Python's JSON parser takes NaN and Infinity; JSON (and so the answer) cannot
+        # hold them.
+        (b'{"name": NaN, ' + raw_share + b"}", "name"),
+        (
+            b'{"name": "i", "transfer_config": {"x": Infinity}, ' + raw_share + b"}",
+            "transfer_config.x",
+        ),
+        (b'{"name": "i", "cifs_port": -Infinity, ' + raw_share + b"}", "cifs_port"),
     ):
         response = await client.post(
             "/api/instruments",
@@ -833,27 +578,28 @@ async def test_text_that_cannot_be_stored_is_rejected_on_every_backend(
 # --- schedules -------------------------------------------------------------------------
 
 
-async def _schedule_targets(
-    client: httpx.AsyncClient, admin: Json, tmp_path: Any
-) -> tuple[Json, Json]:
-    return await instrument(client, admin), await storage(client, admin, str(tmp_path))
+async def schedule_body(
+    client: httpx.AsyncClient, admin: Json, tmp_path: Any, **fields: Any
+) -> Json:
+    """A valid schedule (hourly) of a new instrument into a new storage location;
+    ``fields`` add to or override it."""
+    source = await instrument(client, admin)
+    target = await storage(client, admin, str(tmp_path))
+    return {
+        "instrument_id": source["id"],
+        "default_storage_location_id": target["id"],
+        "cron_expression": "0 * * * *",
+        **fields,
+    }
 
 
 async def test_valid_schedule_is_created(
     client: httpx.AsyncClient, admin: Json, tmp_path: Any
 ) -> None:
-    source, target = await _schedule_targets(client, admin, tmp_path)
-    schedule = await created(
-        client,
-        "/api/schedules",
-        admin["headers"],
-        {
-            "instrument_id": source["id"],
-            "default_storage_location_id": target["id"],
-            "cron_expression": "  */15   *  * * *",
-            "timezone": "Europe/Berlin",
-        },
+    body = await schedule_body(
+        client, admin, tmp_path, cron_expression="  */15   *  * * *", timezone="Europe/Berlin"
     )
+    schedule = await created(client, "/api/schedules", admin["headers"], body)
     assert schedule["cron_expression"] == "*/15 * * * *"
     assert schedule["timezone"] == "Europe/Berlin"
     assert schedule["enabled"] is True
@@ -870,76 +616,36 @@ async def test_valid_schedule_is_created(
     ],
 )
 async def test_invalid_cron_and_timezone_are_rejected(
-    client: httpx.AsyncClient, app: Any, admin: Json, tmp_path: Any, fields: Json, mentions: str
+    client: httpx.AsyncClient,
+    admin: Json,
+    refused: Refuse,
+    tmp_path: Any,
+    fields: Json,
+    mentions: str,
 ) -> None:
-    source, target = await _schedule_targets(client, admin, tmp_path)
-    body = {
-        "instrument_id": source["id"],
-        "default_storage_location_id": target["id"],
-        "cron_expression": "0 * * * *",
-        **fields,
-    }
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/schedules",
-        admin["headers"],
-        body,
-        model=HarvestSchedule,
-        mentions=mentions,
-    )
+    body = await schedule_body(client, admin, tmp_path, **fields)
+    await refused("POST", "/api/schedules", body, model=HarvestSchedule, mentions=mentions)
 
 
 async def test_schedule_cannot_reference_deleted_or_missing_resources(
-    client: httpx.AsyncClient, app: Any, admin: Json, tmp_path: Any
+    client: httpx.AsyncClient, admin: Json, refused: Refuse, tmp_path: Any
 ) -> None:
-    source, target = await _schedule_targets(client, admin, tmp_path)
-    body = {
-        "instrument_id": source["id"],
-        "default_storage_location_id": target["id"],
-        "cron_expression": "0 * * * *",
-    }
+    body = await schedule_body(client, admin, tmp_path)
     schedule = await created(client, "/api/schedules", admin["headers"], body)
-    await client.delete(f"/api/instruments/{source['id']}", headers=admin["headers"])
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/schedules",
-        admin["headers"],
-        body,
-        model=HarvestSchedule,
-        mentions="instrument_id",
-    )
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        f"/api/schedules/{schedule['id']}",
-        admin["headers"],
-        {"instrument_id": source["id"]},
-        model=HarvestSchedule,
-        mentions="instrument_id",
-    )
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/schedules",
-        admin["headers"],
-        {**body, "instrument_id": str(uuid.uuid4())},
-        model=HarvestSchedule,
-        mentions="instrument_id",
-    )
+    source_id = body["instrument_id"]
+    await client.delete(f"/api/instruments/{source_id}", headers=admin["headers"])
+    for method, url, request in (
+        ("POST", "/api/schedules", body),
+        ("PATCH", f"/api/schedules/{schedule['id']}", {"instrument_id": source_id}),
+        ("POST", "/api/schedules", {**body, "instrument_id": str(uuid.uuid4())}),
+    ):
+        await refused(method, url, request, model=HarvestSchedule, mentions="instrument_id")
     other = await instrument(client, admin, "other")
-    await client.delete(f"/api/storage-locations/{target['id']}", headers=admin["headers"])
-    await rejected(
-        client,
-        app,
+    target_id = body["default_storage_location_id"]
+    await client.delete(f"/api/storage-locations/{target_id}", headers=admin["headers"])
+    await refused(
         "POST",
         "/api/schedules",
-        admin["headers"],
         {**body, "instrument_id": other["id"]},
         model=HarvestSchedule,
         mentions="default_storage_location_id",
@@ -947,40 +653,16 @@ async def test_schedule_cannot_reference_deleted_or_missing_resources(
 
 
 async def test_schedule_patch_validates_cron_and_timezone(
-    client: httpx.AsyncClient, app: Any, admin: Json, tmp_path: Any
+    client: httpx.AsyncClient, admin: Json, refused: Refuse, tmp_path: Any
 ) -> None:
-    source, target = await _schedule_targets(client, admin, tmp_path)
-    schedule = await created(
-        client,
-        "/api/schedules",
-        admin["headers"],
-        {
-            "instrument_id": source["id"],
-            "default_storage_location_id": target["id"],
-            "cron_expression": "0 * * * *",
-        },
-    )
+    body = await schedule_body(client, admin, tmp_path)
+    schedule = await created(client, "/api/schedules", admin["headers"], body)
     url = f"/api/schedules/{schedule['id']}"
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"cron_expression": "nope"},
-        model=HarvestSchedule,
-        mentions="cron_expression",
-    )
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"timezone": "Nowhere/Land"},
-        model=HarvestSchedule,
-        mentions="timezone",
-    )
+    for change, mentions in (
+        ({"cron_expression": "nope"}, "cron_expression"),
+        ({"timezone": "Nowhere/Land"}, "timezone"),
+    ):
+        await refused("PATCH", url, change, model=HarvestSchedule, mentions=mentions)
     response = await client.get(url, headers=admin["headers"])
     # Unchanged by the rejected edits; the time zone is the server's, the default.
     assert (response.json()["cron_expression"], response.json()["timezone"]) == (
@@ -1019,13 +701,7 @@ async def test_builtin_hooks_are_listed_with_their_json_schemas(
 async def test_builtin_config_may_be_omitted(
     client: httpx.AsyncClient, admin: Json, name: str
 ) -> None:
-    trigger = "pre_transfer" if name == "file_filter" else "post_transfer"
-    hook = await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        {"name": name, "trigger": trigger, "implementation": "builtin", "builtin_name": name},
-    )
+    hook = await created(client, "/api/hooks", admin["headers"], builtin_hook(name))
     assert hook["config"] == {}
     assert hook["priority"] == 100
     assert hook["enabled"] is True
@@ -1065,19 +741,7 @@ VALID_HOOK_CONFIGS = [
 async def test_valid_builtin_configs_are_stored(
     client: httpx.AsyncClient, admin: Json, name: str, config: Json
 ) -> None:
-    trigger = "pre_transfer" if name == "file_filter" else "post_transfer"
-    hook = await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        {
-            "name": name,
-            "trigger": trigger,
-            "implementation": "builtin",
-            "builtin_name": name,
-            "config": config,
-        },
-    )
+    hook = await created(client, "/api/hooks", admin["headers"], builtin_hook(name, config=config))
     assert hook["config"] == config
 
 
@@ -1087,30 +751,10 @@ INVALID_HOOKS = [
     ("file_filter", "pre_transfer", {"unknown_option": True}, "unknown_option"),
     ("file_filter", "pre_transfer", {"min_size_bytes": -1}, "min_size_bytes"),
     ("file_filter", "pre_transfer", {"redirect_rules": [{"pattern": "*.log"}]}, "destination"),
-    (
-        "file_filter",
-        "pre_transfer",
-        {"redirect_rules": [{"pattern": "*", "destination": "../outside"}]},
-        "destination",
-    ),
-    (
-        "file_filter",
-        "pre_transfer",
-        {"redirect_rules": [{"pattern": "*", "destination": "a/../../b"}]},
-        "destination",
-    ),
-    (
-        "file_filter",
-        "pre_transfer",
-        {"redirect_rules": [{"pattern": "*", "destination": "/etc"}]},
-        "destination",
-    ),
-    (
-        "file_filter",
-        "pre_transfer",
-        {"redirect_rules": [{"pattern": "*", "destination": "logs/.."}]},
-        "destination",
-    ),
+    ("file_filter", "pre_transfer", redirect_to("../outside"), "destination"),
+    ("file_filter", "pre_transfer", redirect_to("a/../../b"), "destination"),
+    ("file_filter", "pre_transfer", redirect_to("/etc"), "destination"),
+    ("file_filter", "pre_transfer", redirect_to("logs/.."), "destination"),
     (
         "metadata_enrichment",
         "post_transfer",
@@ -1140,78 +784,24 @@ INVALID_HOOKS = [
 
 @pytest.mark.parametrize(("name", "trigger", "config", "mentions"), INVALID_HOOKS)
 async def test_invalid_hooks_are_rejected(
-    client: httpx.AsyncClient,
-    app: Any,
-    admin: Json,
-    name: str,
-    trigger: str,
-    config: Json,
-    mentions: str,
+    refused: Refuse, name: str, trigger: str, config: Json, mentions: str
 ) -> None:
-    body = {
-        "name": "h",
-        "trigger": trigger,
-        "implementation": "builtin",
-        "builtin_name": name,
-        "config": config,
-    }
-    await rejected(
-        client,
-        app,
-        "POST",
-        "/api/hooks",
-        admin["headers"],
-        body,
-        model=HookConfig,
-        mentions=mentions,
-    )
+    body = builtin_hook(name, trigger, name="h", config=config)
+    await refused("POST", "/api/hooks", body, model=HookConfig, mentions=mentions)
 
 
 async def test_hook_patch_is_validated_against_the_builtin(
-    client: httpx.AsyncClient, app: Any, admin: Json
+    client: httpx.AsyncClient, admin: Json, refused: Refuse
 ) -> None:
-    hook = await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        {
-            "name": "filter",
-            "trigger": "pre_transfer",
-            "implementation": "builtin",
-            "builtin_name": "file_filter",
-        },
-    )
+    body = builtin_hook("file_filter", name="filter")
+    hook = await created(client, "/api/hooks", admin["headers"], body)
     url = f"/api/hooks/{hook['id']}"
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"trigger": "post_transfer"},
-        model=HookConfig,
-        mentions="pre_transfer",
-    )
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"config": {"redirect_rules": [{"pattern": "*", "destination": "../x"}]}},
-        model=HookConfig,
-        mentions="destination",
-    )
-    await rejected(
-        client,
-        app,
-        "PATCH",
-        url,
-        admin["headers"],
-        {"builtin_name": "metadata_enrichment"},
-        model=HookConfig,
-        mentions="post_transfer",
-    )
+    for change, mentions in (
+        ({"trigger": "post_transfer"}, "pre_transfer"),
+        ({"config": redirect_to("../x")}, "destination"),
+        ({"builtin_name": "metadata_enrichment"}, "post_transfer"),
+    ):
+        await refused("PATCH", url, change, model=HookConfig, mentions=mentions)
     response = await client.patch(
         url, json={"config": {"exclude_patterns": ["*.bak"]}}, headers=admin["headers"]
     )
@@ -1219,43 +809,22 @@ async def test_hook_patch_is_validated_against_the_builtin(
     assert response.json()["config"] == {"exclude_patterns": ["*.bak"]}
 
 
-async def test_hook_implementations_need_their_target(
-    client: httpx.AsyncClient, app: Any, admin: Json
-) -> None:
+async def test_hook_implementations_need_their_target(refused: Refuse) -> None:
     for body, mentions in (
         ({"implementation": "builtin"}, "builtin_name"),
         ({"implementation": "http_webhook"}, "webhook_url"),
         ({"implementation": "http_webhook", "webhook_url": "file:///etc/passwd"}, "webhook_url"),
         ({"implementation": "python_script", "script_path": "/opt/hook.py"}, "python_script"),
     ):
-        await rejected(
-            client,
-            app,
-            "POST",
-            "/api/hooks",
-            admin["headers"],
-            {"name": "h", "trigger": "post_transfer", **body},
-            model=HookConfig,
-            mentions=mentions,
-        )
+        body = {"name": "h", "trigger": "post_transfer", **body}
+        await refused("POST", "/api/hooks", body, model=HookConfig, mentions=mentions)
 
 
 async def test_webhook_secret_is_encrypted_and_never_returned(
     client: httpx.AsyncClient, app: Any, admin: Json
 ) -> None:
     secret = "a-long-webhook-signing-secret"
-    hook = await created(
-        client,
-        "/api/hooks",
-        admin["headers"],
-        {
-            "name": "notify",
-            "trigger": "post_transfer",
-            "implementation": "http_webhook",
-            "webhook_url": "https://hooks.example.org/in",
-            "webhook_secret": secret,
-        },
-    )
+    hook = await created(client, "/api/hooks", admin["headers"], webhook(webhook_secret=secret))
     assert hook["has_webhook_secret"] is True
     assert "webhook_secret" not in hook
     assert secret not in await raw_row(app, "hook_configs", hook["id"])
@@ -1285,32 +854,49 @@ async def _visible(client: httpx.AsyncClient, user: Json, file_id: str) -> bool:
     return in_list
 
 
+async def with_member(
+    client: httpx.AsyncClient, admin: Json, kind: str, name: str, member: Json
+) -> Json:
+    """A new group or project (``kind``: "groups" or "projects") with one member."""
+    made = await created(client, f"/api/{kind}", admin["headers"], {"name": name})
+    await created(client, f"/api/{kind}/{made['id']}/members", admin["headers"], member)
+    return made
+
+
+async def file_granted_to(
+    client: httpx.AsyncClient, app: Any, admin: Json, grantee_type: str, grantee_id: str
+) -> str:
+    """A harvested file of a new instrument, granted to one grantee only: who sees it
+    then depends on nothing but how they reach that grantee."""
+    source = await instrument(client, admin)
+    file_id = await add_file(app, source["id"])
+    grant = {"grantee_type": grantee_type, "grantee_id": grantee_id}
+    await created(client, f"/api/files/{file_id}/access", admin["headers"], grant)
+    return file_id
+
+
+@asynccontextmanager
+async def deleted(client: httpx.AsyncClient, admin: Json, url: str) -> AsyncIterator[None]:
+    """The resource at ``url`` soft-deleted for the block and restored after it: what it
+    granted must be gone inside and back after."""
+    response = await client.delete(url, headers=admin["headers"])
+    assert response.status_code == 204
+    yield
+    response = await client.post(f"{url}/restore", headers=admin["headers"])
+    assert response.status_code == 200, response.text
+
+
 async def test_a_deleted_group_grants_nothing_until_restored(
     client: httpx.AsyncClient, app: Any, admin: Json, alice: Json, bob: Json
 ) -> None:
-    source = await instrument(client, admin)
-    file_id = await add_file(app, source["id"])
-    group = await created(client, "/api/groups", admin["headers"], {"name": "lab"})
-    await created(
-        client, f"/api/groups/{group['id']}/members", admin["headers"], {"user_id": alice["id"]}
-    )
-    await created(
-        client,
-        f"/api/files/{file_id}/access",
-        admin["headers"],
-        {"grantee_type": "group", "grantee_id": group["id"]},
-    )
+    group = await with_member(client, admin, "groups", "lab", {"user_id": alice["id"]})
+    file_id = await file_granted_to(client, app, admin, "group", group["id"])
     assert await _visible(client, alice, file_id)
     assert not await _visible(client, bob, file_id)
-
-    response = await client.delete(f"/api/groups/{group['id']}", headers=admin["headers"])
-    assert response.status_code == 204
-    assert not await _visible(client, alice, file_id)
-    me = await client.get("/api/me", headers=alice["headers"])
-    assert me.json()["groups"] == []
-
-    response = await client.post(f"/api/groups/{group['id']}/restore", headers=admin["headers"])
-    assert response.status_code == 200, response.text
+    async with deleted(client, admin, f"/api/groups/{group['id']}"):
+        assert not await _visible(client, alice, file_id)
+        me = await client.get("/api/me", headers=alice["headers"])
+        assert me.json()["groups"] == []
     assert await _visible(client, alice, file_id)
     assert not await _visible(client, bob, file_id)
 
@@ -1318,55 +904,26 @@ async def test_a_deleted_group_grants_nothing_until_restored(
 async def test_a_deleted_project_grants_nothing_until_restored(
     client: httpx.AsyncClient, app: Any, admin: Json, alice: Json
 ) -> None:
-    source = await instrument(client, admin)
-    file_id = await add_file(app, source["id"])
-    project = await created(client, "/api/projects", admin["headers"], {"name": "study"})
-    await created(
-        client,
-        f"/api/projects/{project['id']}/members",
-        admin["headers"],
-        {"member_type": "user", "member_id": alice["id"]},
-    )
-    await created(
-        client,
-        f"/api/files/{file_id}/access",
-        admin["headers"],
-        {"grantee_type": "project", "grantee_id": project["id"]},
-    )
+    member = {"member_type": "user", "member_id": alice["id"]}
+    project = await with_member(client, admin, "projects", "study", member)
+    file_id = await file_granted_to(client, app, admin, "project", project["id"])
     assert await _visible(client, alice, file_id)
-    await client.delete(f"/api/projects/{project['id']}", headers=admin["headers"])
-    assert not await _visible(client, alice, file_id)
-    assert (await client.get("/api/me", headers=alice["headers"])).json()["projects"] == []
-    await client.post(f"/api/projects/{project['id']}/restore", headers=admin["headers"])
+    async with deleted(client, admin, f"/api/projects/{project['id']}"):
+        assert not await _visible(client, alice, file_id)
+        assert (await client.get("/api/me", headers=alice["headers"])).json()["projects"] == []
     assert await _visible(client, alice, file_id)
 
 
 async def test_a_project_reached_through_a_deleted_group_grants_nothing(
     client: httpx.AsyncClient, app: Any, admin: Json, alice: Json
 ) -> None:
-    source = await instrument(client, admin)
-    file_id = await add_file(app, source["id"])
-    group = await created(client, "/api/groups", admin["headers"], {"name": "lab"})
-    await created(
-        client, f"/api/groups/{group['id']}/members", admin["headers"], {"user_id": alice["id"]}
-    )
-    project = await created(client, "/api/projects", admin["headers"], {"name": "study"})
-    await created(
-        client,
-        f"/api/projects/{project['id']}/members",
-        admin["headers"],
-        {"member_type": "group", "member_id": group["id"]},
-    )
-    await created(
-        client,
-        f"/api/files/{file_id}/access",
-        admin["headers"],
-        {"grantee_type": "project", "grantee_id": project["id"]},
-    )
+    group = await with_member(client, admin, "groups", "lab", {"user_id": alice["id"]})
+    member = {"member_type": "group", "member_id": group["id"]}
+    project = await with_member(client, admin, "projects", "study", member)
+    file_id = await file_granted_to(client, app, admin, "project", project["id"])
     assert await _visible(client, alice, file_id)
-    await client.delete(f"/api/groups/{group['id']}", headers=admin["headers"])
-    assert not await _visible(client, alice, file_id)
-    await client.post(f"/api/groups/{group['id']}/restore", headers=admin["headers"])
+    async with deleted(client, admin, f"/api/groups/{group['id']}"):
+        assert not await _visible(client, alice, file_id)
     assert await _visible(client, alice, file_id)
 
 
@@ -1406,12 +963,7 @@ async def test_pagination_envelope_and_stable_order(
         if url == "/api/service-accounts":
             body: Json = {"name": f"item-{index}", "username": "u", "password": "p"}
         elif url == "/api/hooks":
-            body = {
-                "name": f"item-{index}",
-                "trigger": "post_transfer",
-                "implementation": "builtin",
-                "builtin_name": "metadata_enrichment",
-            }
+            body = builtin_hook("metadata_enrichment", name=f"item-{index}")
         else:
             body = {"name": f"item-{index}"}
         await created(client, url, admin["headers"], body)

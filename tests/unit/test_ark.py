@@ -33,6 +33,7 @@ from streamweave.identifiers import (
 )
 from streamweave.identifiers.ark import BETANUMERIC, compose, random_blade
 from streamweave.identifiers.service import mint_unique
+from tests.api.conftest import add_file_with_versions
 
 NAAN, SHOULDER = "99999", "fk4"
 MINTED = re.compile(rf"ark:/{NAAN}/{SHOULDER}[{BETANUMERIC}]{{9}}")
@@ -284,19 +285,16 @@ def forced(*blades: str) -> Any:
 
 
 async def _file_with_version(session: AsyncSession, file_ark: str, version_ark: str) -> None:
-    instrument = Instrument(name="nmr-600")
-    session.add(instrument)
-    await session.flush()
-    record = FileRecord(
+    """A file and its one version holding these ARKs: taken, so minting must avoid both."""
+    version = {"version": 1, "persistent_id": version_ark, "size_bytes": 1}
+    await add_file_with_versions(
+        session,
+        "nmr-600",
+        [version],
         persistent_id=file_ark,
-        instrument_id=instrument.id,
         source_path="/run/fid",
         filename="fid",
     )
-    session.add(record)
-    await session.flush()
-    session.add(FileVersion(file_id=record.id, version=1, persistent_id=version_ark, size_bytes=1))
-    await session.commit()
 
 
 async def test_mint_unique_re_mints_arks_already_in_use_with_one_query_per_chunk(
