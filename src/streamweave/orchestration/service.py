@@ -46,7 +46,7 @@ def _after_commit(session: Session) -> None:
             callback()
 
 
-def _after_rollback(session: Session) -> None:
+def _after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(_FLAG, None)
 
 
