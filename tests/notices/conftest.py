@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -179,3 +180,27 @@ def mail_settings(settings: Settings, sink: Sink | None, **changes: Any) -> Sett
         **changes,
     }
     return settings.model_copy(update=values)
+
+
+MailServerFactory = Callable[..., tuple[Sink, Settings]]
+
+
+@pytest.fixture
+def mail_server(settings: Settings, smtp_sink: SinkFactory) -> MailServerFactory:
+    """Start an SMTP server and the settings that point StreamWeave at it, in one step:
+    ``sink, mail = mail_server("starttls", notice_aggregation_minutes=0)``. A test
+    hands ``mail`` to the code that notifies, then reads what ``sink`` received: the two
+    must name the same server, so they are made together."""
+
+    def start(security: str = "plain", **changes: Any) -> tuple[Sink, Settings]:
+        sink = smtp_sink(security)
+        return sink, mail_settings(settings, sink, **changes)
+
+    return start
+
+
+async def notices(client: httpx.AsyncClient, user: dict[str, Any]) -> list[dict[str, Any]]:
+    """The user's in-app notifications, newest first: what the web UI shows them."""
+    response = await client.get("/api/notifications", headers=user["headers"])
+    assert response.status_code == 200
+    return list(response.json()["items"])

@@ -7,14 +7,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import pytest
 
 from streamweave.config import Settings
-from tests.conftest import UserFactory
 from tests.harvest.conftest import LocalLab
-from tests.notices.conftest import PUBLIC_URL, SinkFactory
+from tests.notices.conftest import PUBLIC_URL, SinkFactory, notices
 
 
 @pytest.fixture(autouse=True)
@@ -49,10 +49,9 @@ async def test_the_harvest_command_mails_a_failure_then_the_recovery(
     lab: LocalLab,
     settings: Settings,
     smtp_sink: SinkFactory,
-    make_user: UserFactory,
+    admin: dict[str, Any],
     client: httpx.AsyncClient,
 ) -> None:
-    admin = await make_user(admin=True)
     sink = smtp_sink("plain")
     lab.write("run1/a.raw", b"a" * 10)
     parked = lab.source.with_name("parked")
@@ -73,8 +72,7 @@ async def test_the_harvest_command_mails_a_failure_then_the_recovery(
     assert [m.subject for m in sink.received][1:] == [
         "[StreamWeave] Harvest of microscope into archive succeeded again"
     ]
-    response = await client.get("/api/notifications", headers=admin["headers"])
-    assert [n["type"] for n in response.json()["items"]] == [
+    assert [n["type"] for n in await notices(client, admin)] == [
         "harvest_recovered",
         "harvest_failed",
     ]

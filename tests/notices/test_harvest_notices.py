@@ -30,9 +30,11 @@ from tests.harvest.conftest import LocalLab
 from tests.notices.conftest import (
     PUBLIC_URL,
     SMTP_PASSWORD,
+    MailServerFactory,
     SinkFactory,
     free_port,
     mail_settings,
+    notices,
 )
 
 MINUTE = timedelta(minutes=1)
@@ -66,28 +68,16 @@ async def failing_harvest(lab: LocalLab) -> tuple[HarvestSummary | None, Excepti
     return summary, error
 
 
-async def notices(client: httpx.AsyncClient, user: dict[str, Any]) -> list[dict[str, Any]]:
-    response = await client.get("/api/notifications", headers=user["headers"])
-    assert response.status_code == 200
-    return list(response.json()["items"])
-
-
 async def test_a_failed_harvest_is_mailed_and_shown_to_admins_only(
-    lab: LocalLab,
-    settings: Settings,
-    smtp_sink: SinkFactory,
-    make_user: UserFactory,
-    client: httpx.AsyncClient,
+    lab: LocalLab, mail_server: MailServerFactory, make_user: UserFactory, client: httpx.AsyncClient
 ) -> None:
     first, second = await make_user(admin=True), await make_user(admin=True)
     alice = await make_user()
-    sink = smtp_sink("plain")
+    sink, mail = mail_server("plain")
     lab.write("a.raw", b"a")
     summary, error = await failing_harvest(lab)
 
-    report = await notify_harvest_finished(
-        lab.sessions, mail_settings(settings, sink), lab.instrument_id, summary, error
-    )
+    report = await notify_harvest_finished(lab.sessions, mail, lab.instrument_id, summary, error)
 
     assert (report.event, report.admins_notified, report.mails_sent) == ("failure", 2, 1)
     assert summary is not None and summary.run_id is not None
@@ -115,15 +105,9 @@ async def test_a_failed_harvest_is_mailed_and_shown_to_admins_only(
 
 
 async def test_failures_of_one_instrument_are_aggregated_into_one_mail_per_window(
-    lab: LocalLab,
-    settings: Settings,
-    smtp_sink: SinkFactory,
-    make_user: UserFactory,
-    client: httpx.AsyncClient,
+    lab: LocalLab, admin: dict[str, Any], mail_server: MailServerFactory, client: httpx.AsyncClient
 ) -> None:
-    admin = await make_user(admin=True)
-    sink = smtp_sink("starttls")
-    mail = mail_settings(settings, sink, notice_aggregation_minutes=60)
+    sink, mail = mail_server("starttls", notice_aggregation_minutes=60)
     other = await _instrument_without_source(lab, "spectrometer")
     t0 = datetime.now(UTC)
 
@@ -157,15 +141,9 @@ async def test_failures_of_one_instrument_are_aggregated_into_one_mail_per_windo
 
 
 async def test_a_success_after_failures_sends_a_recovery_notice(
-    lab: LocalLab,
-    settings: Settings,
-    smtp_sink: SinkFactory,
-    make_user: UserFactory,
-    client: httpx.AsyncClient,
+    lab: LocalLab, admin: dict[str, Any], mail_server: MailServerFactory, client: httpx.AsyncClient
 ) -> None:
-    admin = await make_user(admin=True)
-    sink = smtp_sink("tls")  # implicit TLS
-    mail = mail_settings(settings, sink)
+    sink, mail = mail_server("tls")  # implicit TLS
     lab.write("run/a.raw", b"a" * 100)
     t0 = datetime.now(UTC)
     for minutes in (0, 5):
@@ -218,15 +196,12 @@ class FailingFor(NativeAdapter):
 
 async def test_files_reaching_the_retry_limit_are_named_once(
     lab: LocalLab,
-    settings: Settings,
-    smtp_sink: SinkFactory,
-    make_user: UserFactory,
+    admin: dict[str, Any],
+    mail_server: MailServerFactory,
     client: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    admin = await make_user(admin=True)
-    sink = smtp_sink("plain")
-    mail = mail_settings(settings, sink, notice_aggregation_minutes=0)
+    sink, mail = mail_server("plain", notice_aggregation_minutes=0)
     lab.write("ok.raw", b"fine")
     lab.write("run 7/locked.raw", b"locked")
     monkeypatch.setattr(
@@ -255,11 +230,10 @@ async def test_an_smtp_failure_is_logged_without_secrets_and_the_mail_retried(
     lab: LocalLab,
     settings: Settings,
     smtp_sink: SinkFactory,
-    make_user: UserFactory,
+    admin: dict[str, Any],
     client: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    admin = await make_user(admin=True)
     wrong = "wrong-" + SMTP_PASSWORD
     nobody = mail_settings(settings, None, smtp_password=wrong, smtp_user="someone")
     summary, error = await failing_harvest(lab)
@@ -311,12 +285,11 @@ class CommitTogether:
         return session
 
 
+@pytest.mark.usefixtures("admin")
 async def test_two_workers_send_a_due_digest_once(
-    lab: LocalLab, settings: Settings, smtp_sink: SinkFactory, make_user: UserFactory
+    lab: LocalLab, mail_server: MailServerFactory
 ) -> None:
-    await make_user(admin=True)
-    sink = smtp_sink("plain")
-    mail = mail_settings(settings, sink)
+    sink, mail = mail_server("plain")
     t0 = datetime.now(UTC)
     for minutes in (0, 1, 2):
         summary, error = await failing_harvest(lab)
@@ -338,18 +311,13 @@ async def test_two_workers_send_a_due_digest_once(
 
 
 async def test_no_secret_reaches_a_notice(
-    lab: LocalLab,
-    settings: Settings,
-    smtp_sink: SinkFactory,
-    make_user: UserFactory,
-    client: httpx.AsyncClient,
+    lab: LocalLab, admin: dict[str, Any], mail_server: MailServerFactory, client: httpx.AsyncClient
 ) -> None:
     """An SMB instrument whose server is down: its service account's password is in the
     harvest's hands, and the SMTP password in the mailer's; neither is in any notice."""
     from streamweave.db.models import ServiceAccount
 
-    admin = await make_user(admin=True)
-    sink = smtp_sink("starttls")
+    sink, mail = mail_server("starttls")
     share_password = "share-Pa55-kept-secret"
     async with lab.sessions() as session:
         account = ServiceAccount(
@@ -374,7 +342,7 @@ async def test_no_secret_reaches_a_notice(
         await run.run(instrument_id, lab.storage_id)
 
     report = await notify_harvest_finished(
-        lab.sessions, mail_settings(settings, sink), instrument_id, run.summary, raised.value
+        lab.sessions, mail, instrument_id, run.summary, raised.value
     )
 
     assert (report.event, report.mails_sent) == ("failure", 1)
@@ -388,12 +356,11 @@ async def test_no_secret_reaches_a_notice(
     assert all(share_password not in m and SMTP_PASSWORD not in m for m in stored)
 
 
+@pytest.mark.usefixtures("admin")
 async def test_busy_and_dry_runs_are_nobodys_failure(
-    lab: LocalLab, settings: Settings, smtp_sink: SinkFactory, make_user: UserFactory
+    lab: LocalLab, mail_server: MailServerFactory
 ) -> None:
-    await make_user(admin=True)
-    sink = smtp_sink("plain")
-    mail = mail_settings(settings, sink)
+    sink, mail = mail_server("plain")
     busy = HarvestBusy("another harvest of microscope is running")
     started = HarvestSummary(None, "microscope", "archive")  # raised before it began
     dry, _ = await harvest(lab, dry_run=True)
@@ -407,9 +374,8 @@ async def test_busy_and_dry_runs_are_nobodys_failure(
 
 
 async def test_without_smtp_admins_are_still_notified_in_app(
-    lab: LocalLab, settings: Settings, make_user: UserFactory, client: httpx.AsyncClient
+    lab: LocalLab, settings: Settings, admin: dict[str, Any], client: httpx.AsyncClient
 ) -> None:
-    admin = await make_user(admin=True)
     summary, error = await failing_harvest(lab)
     report = await notify_harvest_finished(
         lab.sessions, settings, lab.instrument_id, summary, error

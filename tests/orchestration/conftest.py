@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from streamweave.orchestration.shutdown import CONTROL_ENV
 from streamweave.orchestration.worker import READY_FILE
 from tests.harvest.conftest import LocalLab
 from tests.harvest.conftest import lab as lab
+from tests.harvest.test_crash import check_consistent
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -166,6 +167,90 @@ async def wait_for_run(url: str, flow_run_id: str, timeout: float = 120) -> Any:
 
 async def harvest_runs(lab: LocalLab) -> list[HarvestRun]:
     return await lab.rows(select(HarvestRun).order_by(HarvestRun.started_at))
+
+
+def fill(lab: LocalLab, files: int, size: int = 10_000, prefix: str = "run") -> None:
+    """Write ``files`` files into the instrument, 50 to a folder as runs are, each with
+    its own bytes so that a mixed-up copy shows."""
+    for index in range(files):
+        lab.write(f"{prefix}/{index // 50:02d}/file{index:04d}.dat", bytes([index % 251]) * size)
+
+
+@dataclass
+class Orchestration:
+    """The API (its reconciler running) driven as an admin, the Prefect server it
+    schedules on, and workers to start: what every test that runs harvests through
+    Prefect sets up, as one fixture rather than the same six in each signature."""
+
+    api: httpx.AsyncClient
+    app: Any
+    admin: dict[str, Any]
+    prefect_url: str
+    start_worker: Callable[..., Worker]
+
+    async def settle(self) -> None:
+        """Wait until Prefect has the deployments of the schedules made so far."""
+        await settle(self.app)
+
+    async def schedule(self, lab: LocalLab) -> str:
+        """A new schedule of the lab's instrument into its storage location. Its cron
+        fires once a year, so in a test only a trigger runs it."""
+        response = await self.api.post(
+            "/api/schedules",
+            json={
+                "instrument_id": str(lab.instrument_id),
+                "default_storage_location_id": str(lab.storage_id),
+                "cron_expression": "0 0 1 1 *",
+            },
+            headers=self.admin["headers"],
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    async def trigger(self, schedule_id: str) -> str:
+        """Run the schedule now; the id of the flow run it started."""
+        response = await self.api.post(
+            f"/api/schedules/{schedule_id}/trigger", headers=self.admin["headers"]
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["schedule_id"] == schedule_id
+        return str(body["flow_run_id"])
+
+    async def completed(
+        self, flow_run_ids: list[str], timeout: float = 120, workers: tuple[Worker, ...] = ()
+    ) -> list[Any]:
+        """The flow runs once each reached a final state, every one of them completed.
+        A run that failed says why in its worker's output, not in its Prefect state:
+        ``workers``' output goes into the assertion message."""
+        runs = [await wait_for_run(self.prefect_url, each, timeout) for each in flow_run_ids]
+        assert all(run.state.is_completed() for run in runs), (
+            [run.state for run in runs],
+            [worker.output() for worker in workers],
+        )
+        return runs
+
+    async def rerun_on_a_fresh_worker(self, schedule_id: str, lab: LocalLab) -> str:
+        """How every test of a worker stopped or killed mid-harvest ends: on a new
+        worker, the next run of the schedule completes, every file copied and recorded
+        once; its flow run's id. The timeout is the long one: the run may first wait for
+        the interrupted run's concurrency slot to be reclaimed."""
+        self.start_worker(limit=1)
+        flow_run_id = await self.trigger(schedule_id)
+        await self.completed([flow_run_id], timeout=240)
+        await check_consistent(lab)
+        return flow_run_id
+
+
+@pytest.fixture
+def orchestration(
+    api: httpx.AsyncClient,
+    app: Any,
+    admin: dict[str, Any],
+    orchestrated: str,
+    worker_factory: Callable[..., Worker],
+) -> Orchestration:
+    return Orchestration(api, app, admin, orchestrated, worker_factory)
 
 
 __all__ = ["IN_CI", "LocalLab", "deployment", "environment", "settle", "wait_for_run"]

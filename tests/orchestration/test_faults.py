@@ -10,18 +10,14 @@ import signal
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from streamweave.db.models import FileTransfer, HarvestRun, Instrument
 from streamweave.simlab.processes import process_table
 from tests.harvest.conftest import tree
-from tests.harvest.test_crash import check_consistent
-from tests.orchestration.conftest import LocalLab, harvest_runs, settle, wait_for_run
-from tests.orchestration.test_runs import fill, schedule_for
+from tests.orchestration.conftest import LocalLab, Orchestration, fill, harvest_runs
 
 
 @pytest.fixture(autouse=True)
@@ -53,20 +49,13 @@ async def running_run(lab: LocalLab, timeout: float = 120) -> HarvestRun:
 
 
 async def test_a_worker_killed_mid_harvest_then_the_next_run_completes(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
+    orchestration: Orchestration, lab: LocalLab
 ) -> None:
     fill(lab, 3000, size=64 << 10)
-    schedule_id = await schedule_for(api, admin, lab)
-    await settle(app)
-    doomed = worker_factory(limit=1)
-    first = (
-        await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
-    ).json()["flow_run_id"]
+    schedule_id = await orchestration.schedule(lab)
+    await orchestration.settle()
+    doomed = orchestration.start_worker(limit=1)
+    first = await orchestration.trigger(schedule_id)
     await running_run(lab)
     await asyncio.sleep(random.uniform(0.0, 0.3))
     pids = descendants(doomed.process.pid)
@@ -75,13 +64,7 @@ async def test_a_worker_killed_mid_harvest_then_the_next_run_completes(
         os.kill(pid, signal.SIGKILL)
     doomed.process.wait()
 
-    worker_factory(limit=1)
-    second = (
-        await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
-    ).json()["flow_run_id"]
-    run = await wait_for_run(orchestrated, second, timeout=240)
-    assert run.state.is_completed(), run.state
-    await check_consistent(lab)
+    second = await orchestration.rerun_on_a_fresh_worker(schedule_id, lab)
     killed, finished = await harvest_runs(lab)
     assert killed.prefect_flow_run_id == first
     assert killed.status == "failed" and "interrupted" in (killed.error_message or "")
@@ -107,30 +90,19 @@ async def second_instrument(lab: LocalLab, tmp_path: Path) -> LocalLab:
 
 
 async def test_two_workers_on_one_postgresql_harvest_two_instruments_at_once(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
-    backend: str,
-    tmp_path: Path,
+    orchestration: Orchestration, lab: LocalLab, backend: str, tmp_path: Path
 ) -> None:
     if backend != "postgresql":
         pytest.skip("several workers share one database in production: PostgreSQL")
     other = await second_instrument(lab, tmp_path)
     fill(lab, 6000, size=4096)
     fill(other, 6000, size=4096, prefix="spectra")
-    schedules = [await schedule_for(api, admin, each) for each in (lab, other)]
-    await settle(app)
-    worker_factory(limit=1)
-    worker_factory(limit=1)
-    responses = await asyncio.gather(
-        *(api.post(f"/api/schedules/{s}/trigger", headers=admin["headers"]) for s in schedules)
-    )
-    ids = [r.json()["flow_run_id"] for r in responses]
-    runs = [await wait_for_run(orchestrated, flow_run_id, timeout=240) for flow_run_id in ids]
-    assert all(run.state.is_completed() for run in runs), [r.state for r in runs]
+    schedules = [await orchestration.schedule(each) for each in (lab, other)]
+    await orchestration.settle()
+    orchestration.start_worker(limit=1)
+    orchestration.start_worker(limit=1)
+    ids = await asyncio.gather(*(orchestration.trigger(s) for s in schedules))
+    await orchestration.completed(ids, timeout=240)
     assert tree(lab.destination) == tree(lab.source)
     assert tree(lab.storage_root / "spectrometer") == tree(other.source)
     one, two = await harvest_runs(lab)

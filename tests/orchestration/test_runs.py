@@ -9,7 +9,6 @@ import shutil
 import uuid
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
@@ -17,26 +16,12 @@ from streamweave.config import Settings
 from streamweave.db.models import FileTransfer, HarvestSchedule
 from streamweave.orchestration.connection import prefect
 from tests.harvest.conftest import tree
-from tests.orchestration.conftest import LocalLab, harvest_runs, settle, wait_for_run
+from tests.orchestration.conftest import LocalLab, Orchestration, fill, harvest_runs, wait_for_run
 
 
 @pytest.fixture(autouse=True)
 def _on_both_backends(database_url: str) -> None:
     """Runs on SQLite and on PostgreSQL."""
-
-
-async def schedule_for(api: httpx.AsyncClient, admin: dict[str, Any], lab: LocalLab) -> str:
-    response = await api.post(
-        "/api/schedules",
-        json={
-            "instrument_id": str(lab.instrument_id),
-            "default_storage_location_id": str(lab.storage_id),
-            "cron_expression": "0 0 1 1 *",
-        },
-        headers=admin["headers"],
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def artifacts_and_logs(url: str, flow_run_id: str, awaited: str) -> tuple[list[Any], str]:
@@ -65,32 +50,16 @@ async def artifacts_and_logs(url: str, flow_run_id: str, awaited: str) -> tuple[
     return artifacts, messages
 
 
-def fill(lab: LocalLab, files: int, size: int = 10_000, prefix: str = "run") -> None:
-    for index in range(files):
-        lab.write(f"{prefix}/{index // 50:02d}/file{index:04d}.dat", bytes([index % 251]) * size)
-
-
 async def test_a_triggered_run_completes_with_its_flow_run_id_on_every_transfer(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
-    settings: Settings,
+    orchestration: Orchestration, lab: LocalLab, settings: Settings
 ) -> None:
     fill(lab, 120)
-    schedule_id = await schedule_for(api, admin, lab)
-    await settle(app)
-    worker = worker_factory()
-    response = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["schedule_id"] == schedule_id
-    flow_run_id = body["flow_run_id"]
+    schedule_id = await orchestration.schedule(lab)
+    await orchestration.settle()
+    worker = orchestration.start_worker()
+    flow_run_id = await orchestration.trigger(schedule_id)
 
-    run = await wait_for_run(orchestrated, flow_run_id)
-    assert run.state.is_completed(), (run.state, worker.output())
+    await orchestration.completed([flow_run_id], workers=(worker,))
     assert tree(lab.destination) == tree(lab.source)
     transfers = await lab.rows(select(FileTransfer))
     assert len(transfers) == 120
@@ -101,7 +70,9 @@ async def test_a_triggered_run_completes_with_its_flow_run_id_on_every_transfer(
     assert str(harvest_run.schedule_id) == schedule_id
     assert harvest_run.status == "completed" and harvest_run.files_completed == 120
 
-    artifacts, messages = await artifacts_and_logs(orchestrated, flow_run_id, "copied and verified")
+    artifacts, messages = await artifacts_and_logs(
+        orchestration.prefect_url, flow_run_id, "copied and verified"
+    )
     (progress,) = [a for a in artifacts if a.type == "progress"]
     assert progress.data == 100.0
     assert "120 of 120 files" in (progress.description or "")
@@ -110,59 +81,46 @@ async def test_a_triggered_run_completes_with_its_flow_run_id_on_every_transfer(
         assert secret not in messages
 
     # The API lists the run with the flow run id.
-    listed = await api.get(
+    listed = await orchestration.api.get(
         "/api/harvest-runs",
         params={"instrument_id": str(lab.instrument_id)},
-        headers=admin["headers"],
+        headers=orchestration.admin["headers"],
     )
     assert listed.json()["items"][0]["prefect_flow_run_id"] == flow_run_id
 
 
-async def test_a_failed_run_tells_the_admins(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
-) -> None:
-    schedule_id = await schedule_for(api, admin, lab)
-    await settle(app)
+async def test_a_failed_run_tells_the_admins(orchestration: Orchestration, lab: LocalLab) -> None:
+    schedule_id = await orchestration.schedule(lab)
+    await orchestration.settle()
     shutil.rmtree(lab.source)  # the instrument's share is gone
-    worker = worker_factory()
-    response = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
-    assert response.status_code == 200, response.text
+    worker = orchestration.start_worker()
+    flow_run_id = await orchestration.trigger(schedule_id)
 
-    run = await wait_for_run(orchestrated, response.json()["flow_run_id"])
+    run = await wait_for_run(orchestration.prefect_url, flow_run_id)
     assert run.state.is_failed(), (run.state, worker.output())
-    notices = await api.get("/api/notifications", headers=admin["headers"])
+    notices = await orchestration.api.get(
+        "/api/notifications", headers=orchestration.admin["headers"]
+    )
     assert [n["type"] for n in notices.json()["items"]] == ["harvest_failed"]
 
 
 async def test_harvest_now_runs_every_enabled_schedule_of_the_instrument(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
+    orchestration: Orchestration, lab: LocalLab
 ) -> None:
+    api, headers = orchestration.api, orchestration.admin["headers"]
     fill(lab, 10)
-    first = await schedule_for(api, admin, lab)
-    second = await schedule_for(api, admin, lab)
-    disabled = await schedule_for(api, admin, lab)
-    await api.patch(f"/api/schedules/{disabled}", json={"enabled": False}, headers=admin["headers"])
-    await settle(app)
-    worker_factory()
-    response = await api.post(
-        f"/api/instruments/{lab.instrument_id}/harvest", headers=admin["headers"]
-    )
+    first = await orchestration.schedule(lab)
+    second = await orchestration.schedule(lab)
+    disabled = await orchestration.schedule(lab)
+    await api.patch(f"/api/schedules/{disabled}", json={"enabled": False}, headers=headers)
+    await orchestration.settle()
+    orchestration.start_worker()
+    response = await api.post(f"/api/instruments/{lab.instrument_id}/harvest", headers=headers)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["errors"] == []
     assert sorted(t["schedule_id"] for t in body["triggered"]) == sorted([first, second])
-    runs = [await wait_for_run(orchestrated, t["flow_run_id"]) for t in body["triggered"]]
-    assert all(run.state.is_completed() for run in runs)
+    await orchestration.completed([t["flow_run_id"] for t in body["triggered"]])
     assert tree(lab.destination) == tree(lab.source)
     # Never at the same time: one run's interval ends before the other's begins.
     a, b = await harvest_runs(lab)
@@ -170,26 +128,14 @@ async def test_harvest_now_runs_every_enabled_schedule_of_the_instrument(
 
 
 async def test_two_triggers_of_one_instrument_never_overlap(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
+    orchestration: Orchestration, lab: LocalLab
 ) -> None:
     fill(lab, 400, size=50_000)
-    schedule_id = await schedule_for(api, admin, lab)
-    await settle(app)
-    worker_factory(limit=4)
-    triggered = await asyncio.gather(
-        *(
-            api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
-            for _ in range(3)
-        )
-    )
-    ids = [r.json()["flow_run_id"] for r in triggered]
-    runs = [await wait_for_run(orchestrated, flow_run_id, timeout=240) for flow_run_id in ids]
-    assert all(run.state.is_completed() for run in runs), [r.state for r in runs]
+    schedule_id = await orchestration.schedule(lab)
+    await orchestration.settle()
+    orchestration.start_worker(limit=4)
+    ids = await asyncio.gather(*(orchestration.trigger(schedule_id) for _ in range(3)))
+    await orchestration.completed(ids, timeout=240)
     rows = await harvest_runs(lab)
     assert len(rows) == 3
     for earlier, later in itertools.pairwise(rows):
@@ -200,13 +146,14 @@ async def test_two_triggers_of_one_instrument_never_overlap(
 
 
 async def test_triggering_a_schedule_whose_instrument_is_disabled_is_a_conflict(
-    api: httpx.AsyncClient, app: Any, admin: dict[str, Any], lab: LocalLab, orchestrated: str
+    orchestration: Orchestration, lab: LocalLab
 ) -> None:
-    schedule_id = await schedule_for(api, admin, lab)
+    api, headers = orchestration.api, orchestration.admin["headers"]
+    schedule_id = await orchestration.schedule(lab)
     await api.patch(
-        f"/api/instruments/{lab.instrument_id}", json={"enabled": False}, headers=admin["headers"]
+        f"/api/instruments/{lab.instrument_id}", json={"enabled": False}, headers=headers
     )
-    response = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
+    response = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=headers)
     assert response.status_code == 409
     assert "disabled" in response.json()["detail"]
     assert (await lab.rows(select(HarvestSchedule)))[0].enabled

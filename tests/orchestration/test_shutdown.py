@@ -9,16 +9,20 @@ import signal
 import subprocess
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from streamweave.db.models import FileRecord, FileTransfer
 from tests.harvest.conftest import tree
-from tests.harvest.test_crash import check_consistent
-from tests.orchestration.conftest import LocalLab, harvest_runs, settle, wait_for_run
+from tests.orchestration.conftest import (
+    LocalLab,
+    Orchestration,
+    Worker,
+    fill,
+    harvest_runs,
+    wait_for_run,
+)
 from tests.orchestration.test_faults import running_run
-from tests.orchestration.test_runs import fill, schedule_for
 
 FILES = 10_000  # five batches
 
@@ -57,16 +61,16 @@ async def first_batch_recorded(lab: LocalLab, timeout: float = 120) -> None:
 
 
 async def stop_mid_harvest(
-    api: httpx.AsyncClient,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    worker_factory: Any,
-    signals: int,
-) -> tuple[str, str, Any]:
+    orchestration: Orchestration, lab: LocalLab, signals: int
+) -> tuple[str, Any, Worker]:
+    """Start a harvest and signal its worker once a batch is recorded; the worker must
+    exit cleanly and the flow run end failed. The schedule, that flow run and the
+    worker (its output explains a surprise), for the test to check what was left."""
+    await orchestration.settle()
     fill(lab, FILES, size=2048)
-    schedule_id = await schedule_for(api, admin, lab)
-    worker = worker_factory(limit=1)
-    response = await api.post(f"/api/schedules/{schedule_id}/trigger", headers=admin["headers"])
+    schedule_id = await orchestration.schedule(lab)
+    worker = orchestration.start_worker(limit=1)
+    flow_run_id = await orchestration.trigger(schedule_id)
     await first_batch_recorded(lab)
     # Two different signals back to back: two of the same may merge into one while the
     # first is pending, and any pause between them lets the batch in hand end first.
@@ -77,32 +81,15 @@ async def stop_mid_harvest(
     except subprocess.TimeoutExpired:
         raise AssertionError(f"the worker did not stop:\n{worker.output()}") from None
     assert worker.process.returncode == 0, worker.output()
-    return schedule_id, response.json()["flow_run_id"], worker
-
-
-async def finish(
-    api: httpx.AsyncClient, admin: dict[str, Any], lab: LocalLab, orchestrated: str, schedule: str
-) -> None:
-    response = await api.post(f"/api/schedules/{schedule}/trigger", headers=admin["headers"])
-    run = await wait_for_run(orchestrated, response.json()["flow_run_id"], timeout=240)
-    assert run.state.is_completed(), run.state
-    await check_consistent(lab)
+    run = await wait_for_run(orchestration.prefect_url, flow_run_id, timeout=30)
+    assert run.state.is_failed(), run.state
+    return schedule_id, run, worker
 
 
 async def test_first_signal_lets_the_batch_finish_then_the_next_run_completes(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
+    orchestration: Orchestration, lab: LocalLab
 ) -> None:
-    await settle(app)
-    schedule, flow_run_id, worker = await stop_mid_harvest(
-        api, admin, lab, worker_factory, signals=1
-    )
-    run = await wait_for_run(orchestrated, flow_run_id, timeout=30)
-    assert run.state.is_failed(), run.state
+    schedule_id, _, worker = await stop_mid_harvest(orchestration, lab, signals=1)
     (stopped,) = await harvest_runs(lab)
     assert stopped.status == "failed", worker.output()
     assert "stopped between two batches" in (stopped.error_message or "")
@@ -111,31 +98,19 @@ async def test_first_signal_lets_the_batch_finish_then_the_next_run_completes(
     completed = await lab.rows(select(FileTransfer).where(FileTransfer.status == "completed"))
     assert len(completed) == stopped.files_completed
 
-    worker_factory(limit=1)
-    await finish(api, admin, lab, orchestrated, schedule)
+    await orchestration.rerun_on_a_fresh_worker(schedule_id, lab)
 
 
 async def test_second_signal_aborts_and_cleans_temporary_copies(
-    api: httpx.AsyncClient,
-    app: Any,
-    admin: dict[str, Any],
-    lab: LocalLab,
-    orchestrated: str,
-    worker_factory: Any,
+    orchestration: Orchestration, lab: LocalLab
 ) -> None:
-    await settle(app)
-    schedule, flow_run_id, worker = await stop_mid_harvest(
-        api, admin, lab, worker_factory, signals=2
-    )
-    run = await wait_for_run(orchestrated, flow_run_id, timeout=30)
-    assert run.state.is_failed(), run.state
+    schedule_id, run, worker = await stop_mid_harvest(orchestration, lab, signals=2)
     assert "stop at once" in (run.state.message or ""), run.state
     # Copies of the cancelled batch may be in place and not yet recorded (as after a
     # kill): the next run copies them onto themselves and records them.
     only_verified_copies(lab)
 
-    worker_factory(limit=1)
-    await finish(api, admin, lab, orchestrated, schedule)
+    await orchestration.rerun_on_a_fresh_worker(schedule_id, lab)
     aborted, finished = await harvest_runs(lab)
     # Failed by itself, or (cancelled inside a transaction) marked by the next run.
     assert aborted.status == "failed", worker.output()
