@@ -78,8 +78,8 @@ def run(command: list[str], env: dict[str, str] | None = None) -> None:
 async def ours(
     adapter: NativeAdapter | RcloneAdapter, source: Location, destination: Location
 ) -> None:
-    entries = [e async for e in adapter.listing(source) if not e.is_dir]
-    items = [CopyItem(e.path, e.path, e.size) for e in entries]
+    # As a harvest copies: the source's index (one listing), then one verified batch.
+    items = [CopyItem(e.path, e.path, e.size) for e in await adapter.index(source)]
     concurrency = 2 if isinstance(adapter, NativeAdapter) else 8
     results = await adapter.copy_batch(
         source, destination, items, algorithm="xxh3-128", concurrency=concurrency
