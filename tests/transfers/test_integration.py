@@ -736,8 +736,22 @@ def test_error_texts_map_to_specific_classes(text: str) -> None:
     assert text[:80] in str(error) and '"input"' not in str(error)
 
 
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The rclone daemons the streaming adapter starts, as it starts them."""
+    daemons: list[object] = []
+
+    class Counted(streaming.RcloneDaemon):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            daemons.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(streaming, "RcloneDaemon", Counted)
+    return daemons
+
+
 async def test_renames_on_remote_storage_share_one_session(
-    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lab: Lab, tmp_path: Path, started: list[object]
 ) -> None:
     """A harvest moves a batch's superseded versions aside in one call: one rclone
     daemon for all of them, never one per file; nothing is ever replaced."""
@@ -745,14 +759,6 @@ async def test_renames_on_remote_storage_share_one_session(
     on_disk.mkdir(parents=True)
     for name in ("a.raw", "b.raw", "taken.raw", "taken.raw.~1~"):
         (on_disk / name).write_bytes(name.encode())
-    started: list[object] = []
-
-    class Counted(streaming.RcloneDaemon):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            started.append(self)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(streaming, "RcloneDaemon", Counted)
     outcomes = await streaming.RcloneAdapter().rename(
         dst,
         [
@@ -774,7 +780,7 @@ async def test_renames_on_remote_storage_share_one_session(
 
 
 async def test_deletes_on_a_remote_instrument_share_one_session(
-    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    lab: Lab, tmp_path: Path, started: list[object]
 ) -> None:
     """Source clean-up removes its files in one call: one rclone daemon for all of
     them, never one per file."""
@@ -782,14 +788,6 @@ async def test_deletes_on_a_remote_instrument_share_one_session(
     on_disk.mkdir(parents=True)
     for name in ("a.raw", "b.raw", "keep.raw"):
         (on_disk / name).write_bytes(name.encode())
-    started: list[object] = []
-
-    class Counted(streaming.RcloneDaemon):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            started.append(self)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(streaming, "RcloneDaemon", Counted)
     outcomes = await streaming.RcloneAdapter().delete(dst, ["a.raw", "gone.raw", "b.raw"])
     assert len(started) == 1
     assert outcomes[0] is None and outcomes[2] is None

@@ -15,10 +15,10 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from functools import cache
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from streamweave.transfers import local
 from streamweave.transfers.base import (
@@ -32,6 +32,8 @@ from streamweave.transfers.base import (
     ProgressCallback,
 )
 from streamweave.transfers.errors import LocationNotFound, PermissionDenied, TransferError
+
+T = TypeVar("T")
 
 PROCESS_THRESHOLD = 1000
 CHUNK_FILES = 1000
@@ -177,34 +179,32 @@ class NativeAdapter:
         return f"{root} is a writable directory"
 
     async def delete(self, location: Location, paths: Sequence[str]) -> list[TransferError | None]:
-        def delete_all() -> list[TransferError | None]:
-            outcomes: list[TransferError | None] = []
-            for path in paths:
-                try:
-                    local.resolve(location, path).unlink()
-                    outcomes.append(None)
-                except OSError as exc:
-                    outcomes.append(local.map_os_error(exc, path))
-                except TransferError as exc:
-                    outcomes.append(exc)
-            return outcomes
+        def delete(path: str) -> None:
+            local.resolve(location, path).unlink()
 
-        return await asyncio.to_thread(delete_all)
+        return await asyncio.to_thread(_one_by_one, paths, delete, str)
 
     async def rename(
         self, location: Location, moves: Sequence[tuple[str, str]]
     ) -> list[TransferError | None]:
-        def move_all() -> list[TransferError | None]:
-            outcomes: list[TransferError | None] = []
-            for path, new_path in moves:
-                try:
-                    source = local.resolve(location, path)
-                    local.move_without_replacing(source, local.resolve(location, new_path))
-                    outcomes.append(None)
-                except OSError as exc:
-                    outcomes.append(local.map_os_error(exc, path))
-                except TransferError as exc:
-                    outcomes.append(exc)
-            return outcomes
+        def move(paths: tuple[str, str]) -> None:
+            source, target = (local.resolve(location, path) for path in paths)
+            local.move_without_replacing(source, target)
 
-        return await asyncio.to_thread(move_all)
+        return await asyncio.to_thread(_one_by_one, moves, move, lambda paths: paths[0])
+
+
+def _one_by_one(
+    items: Sequence[T], act: Callable[[T], None], path_of: Callable[[T], str]
+) -> list[TransferError | None]:
+    """``act`` on each item in turn: None where it succeeded, else why not."""
+    outcomes: list[TransferError | None] = []
+    for item in items:
+        try:
+            act(item)
+            outcomes.append(None)
+        except OSError as exc:
+            outcomes.append(local.map_os_error(exc, path_of(item)))
+        except TransferError as exc:
+            outcomes.append(exc)
+    return outcomes
