@@ -109,12 +109,17 @@ class Worker:
         return self.log.read_text(errors="replace")
 
 
-def start_worker(settings: Settings, prefect_url: str, tmp: Path, limit: int = 4) -> Worker:
+def start_worker(
+    settings: Settings, prefect_url: str, tmp: Path, limit: int = 4, poll: float | None = None
+) -> Worker:
     control = Path(tempfile.mkdtemp(prefix="ctl-", dir=tmp))
     log = control.with_suffix(".log")
+    command = [sys.executable, "-m", "streamweave.orchestration.worker", "--limit", str(limit)]
+    if poll is not None:
+        command += ["--poll", str(poll)]
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamweave.orchestration.worker", "--limit", str(limit)],
+            command,
             env=environment(settings, prefect_url, **{CONTROL_ENV: str(control)}),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -143,8 +148,8 @@ def stop_worker(worker: Worker) -> None:
 def worker_factory(settings: Settings, prefect_url: str, tmp_path: Path) -> Iterator[Any]:
     started: list[Worker] = []
 
-    def make(limit: int = 4) -> Worker:
-        started.append(start_worker(settings, prefect_url, tmp_path, limit))
+    def make(limit: int = 4, poll: float | None = None) -> Worker:
+        started.append(start_worker(settings, prefect_url, tmp_path, limit, poll))
         return started[-1]
 
     yield make

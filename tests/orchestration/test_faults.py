@@ -89,18 +89,24 @@ async def second_instrument(lab: LocalLab, tmp_path: Path) -> LocalLab:
     return replace(lab, source=source, instrument_id=instrument.id)
 
 
+FILES = 25_000
+
+
 async def test_two_workers_on_one_postgresql_harvest_two_instruments_at_once(
     orchestration: Orchestration, lab: LocalLab, backend: str, tmp_path: Path
 ) -> None:
     if backend != "postgresql":
         pytest.skip("several workers share one database in production: PostgreSQL")
     other = await second_instrument(lab, tmp_path)
-    fill(lab, 6000, size=4096)
-    fill(other, 6000, size=4096, prefix="spectra")
+    # Long enough that the second run's start, slowed by the first one's copying on a
+    # small machine (seconds of start-up on two cores), comes before the first ends.
+    fill(lab, FILES, size=4096)
+    fill(other, FILES, size=4096, prefix="spectra")
     schedules = [await orchestration.schedule(each) for each in (lab, other)]
     await orchestration.settle()
-    orchestration.start_worker(limit=1)
-    orchestration.start_worker(limit=1)
+    # Both runs are taken within a fifth of a second, not up to the default poll's 2 s.
+    orchestration.start_worker(limit=1, poll=0.2)
+    orchestration.start_worker(limit=1, poll=0.2)
     ids = await asyncio.gather(*(orchestration.trigger(s) for s in schedules))
     await orchestration.completed(ids, timeout=240)
     assert tree(lab.destination) == tree(lab.source)
@@ -109,12 +115,15 @@ async def test_two_workers_on_one_postgresql_harvest_two_instruments_at_once(
     assert {one.instrument_id, two.instrument_id} == {lab.instrument_id, other.instrument_id}
     assert one.finished_at is not None and two.finished_at is not None
     # Each worker takes one run at a time: overlapping runs ran on both workers.
-    assert two.started_at < one.finished_at, "the two harvests did not run at the same time"
+    assert two.started_at < one.finished_at, (
+        "the two harvests did not run at the same time",
+        [f"{r.started_at:%H:%M:%S.%f} to {r.finished_at:%H:%M:%S.%f}" for r in (one, two)],
+    )
     for each, flow_run_id in zip((lab, other), ids, strict=True):
         transfers = await lab.rows(
             select(FileTransfer).where(FileTransfer.prefect_flow_run_id == flow_run_id)
         )
-        assert len(transfers) == 6000 and all(t.checksum_verified for t in transfers)
+        assert len(transfers) == FILES and all(t.checksum_verified for t in transfers)
         rows = await lab.rows(
             select(HarvestRun).where(HarvestRun.prefect_flow_run_id == flow_run_id)
         )
