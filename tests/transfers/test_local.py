@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import marshal
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from streamweave.transfers import local
+from streamweave.transfers import local, tree
 from streamweave.transfers.base import CopyItem, Location
 from streamweave.transfers.checksums import new_hasher
 from streamweave.transfers.errors import (
@@ -385,6 +386,43 @@ async def test_the_index_is_made_in_a_process_of_its_own_and_equals_the_walk(
     assert next(entry for entry in index if entry.path == "empty.bin").size == 0
     plain = next(entry for entry in index if entry.path == "plain.dat")
     assert plain.mtime_us == (tmp_path / "plain.dat").stat().st_mtime_ns // 1000
+
+
+def _deep_tree(root: Path) -> None:
+    """300 files, at every depth from 0 to 4, in directories of every size."""
+    for number in range(300):
+        depth = "/".join(f"d{number % level}" for level in range(2, 2 + number % 5))
+        path = root / depth / f"f{number}.raw" if depth else root / f"f{number}.raw"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * number)
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 5])
+def test_a_tree_shared_among_processes_gives_the_same_index(tmp_path: Path, processes: int) -> None:
+    """Cut breadth first and shared out by directory: the same sorted index as one walk."""
+    _deep_tree(tmp_path)
+    (tmp_path / "d0" / f".f0.raw{local.TEMP_MARK}99").write_bytes(b"half")
+    expected = tree.file_index(str(tmp_path))
+    assert len(expected) == 300
+    assert marshal.loads(tree.shared_index(str(tmp_path), processes)) == ("index", expected)
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 5])
+def test_a_share_that_fails_fails_the_whole_index(
+    tmp_path: Path, processes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whichever process meets the unreadable directory (forks inherit the patch)."""
+    _deep_tree(tmp_path)
+    entries = tree._entries
+
+    def refusing(root: str, prefix: str) -> Any:
+        if prefix == "d1/d2":
+            raise PermissionError(errno.EACCES, "Permission denied", f"{root}/{prefix}")
+        return entries(root, prefix)
+
+    monkeypatch.setattr(tree, "_entries", refusing)
+    report = marshal.loads(tree.shared_index(str(tmp_path), processes))
+    assert report == ("error", errno.EACCES, "Permission denied", f"{tmp_path}/d1/d2")
 
 
 async def test_indexing_a_missing_root_names_it(tmp_path: Path) -> None:
