@@ -472,10 +472,7 @@ from streamweave.transfers import native
 
 async def main() -> None:
     await native.NativeAdapter().prepare()
-    pool = native._pool()
-    for future in [pool.submit(native._started) for _ in range(20)]:
-        future.result()
-    print(" ".join(map(str, sorted(pool._processes))), flush=True)
+    print(" ".join(map(str, native._pool().pids())), flush=True)
     await asyncio.sleep(600)
 
 if __name__ == "__main__":
@@ -494,7 +491,7 @@ def _alive(pid: int) -> bool:
 
 def test_copy_workers_end_when_their_harvest_is_killed(tmp_path: Path) -> None:
     """kill -9 of a harvest (an OOM kill, a crash trial) must not leave its copy
-    workers, and with them the forkserver, running for ever."""
+    workers running for ever."""
     script = tmp_path / "owner.py"
     script.write_text(POOL_OWNER)
     owner = subprocess.Popen(

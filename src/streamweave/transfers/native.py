@@ -4,23 +4,20 @@ Each file goes through the tight loop of ``local.copy_files`` (one read of the
 source, hashed as it is written, the copy re-read and hashed, batched flush, rename;
 large files pipelined over three threads). For many files the Python per-file cost,
 not I/O, is the limit, and threads share one interpreter lock: large batches are cut
-into chunks run by a pool of worker processes (one per core, started once and kept),
-which also yields progress chunk by chunk.
+into chunks run by worker processes (``copy_workers``: one per core, started once and
+kept), which report progress as files become final.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import atexit
 import os
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from functools import cache
 from typing import ClassVar, TypeVar
 
-from streamweave.transfers import local
+from streamweave.transfers import copy_workers, local
 from streamweave.transfers.base import (
     LOCAL_KINDS,
     CopyItem,
@@ -31,13 +28,13 @@ from streamweave.transfers.base import (
     Progress,
     ProgressCallback,
 )
+from streamweave.transfers.copy_workers import Counts, WorkerPool
 from streamweave.transfers.errors import LocationNotFound, PermissionDenied, TransferError
 
 T = TypeVar("T")
 
 PROCESS_THRESHOLD = 1000
 CHUNK_FILES = 1000
-OWNER_POLL_SECONDS = 1.0
 
 
 def _workers() -> int:
@@ -45,40 +42,10 @@ def _workers() -> int:
 
 
 @cache
-def _pool() -> ProcessPoolExecutor:
-    # forkserver: forking this (threaded, asyncio) process directly is unsafe. Its
-    # workers would each import the main script again (for the `streamweave` console
-    # script: all of StreamWeave, a second of CPU each); preloaded in the server, it
-    # is imported once and every worker inherits it.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", "streamweave.transfers.local"])
-    return ProcessPoolExecutor(
-        max_workers=_workers(),
-        mp_context=context,
-        initializer=_exit_with,
-        initargs=(os.getpid(),),
-    )
-
-
-def _exit_with(owner: int) -> None:
-    """In each worker: end when the process that started the pool is gone. A worker
-    holds the write end of its own task queue (and the forkserver's liveness pipe), so
-    a parent killed with SIGKILL would otherwise leave it, and the forkserver, waiting
-    for ever."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(OWNER_POLL_SECONDS)
-            try:
-                os.kill(owner, 0)
-            except OSError:  # gone (or its id reused by another user's process)
-                os._exit(1)
-
-    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
-
-
-def _started() -> int:
-    return os.getpid()
+def _pool() -> WorkerPool:
+    pool = WorkerPool(_workers())
+    atexit.register(pool.close)
+    return pool
 
 
 class NativeAdapter:
@@ -90,11 +57,8 @@ class NativeAdapter:
     async def prepare(self) -> None:
         """Start the worker processes now, so they are ready when the first large
         batch comes (the harvest calls this as soon as it has files to copy)."""
-        if _workers() < 2:
-            return
-        pool = _pool()
-        for _ in range(_workers()):
-            pool.submit(_started)
+        if _workers() >= 2:
+            _pool().start()
 
     async def listing(self, location: Location) -> AsyncIterator[Entry]:
         async for entry in local.list_entries(location):
@@ -117,20 +81,21 @@ class NativeAdapter:
         state = Progress(files_total=len(items), bytes_total=sum(i.size or 0 for i in items))
         jobs = [(item.source, item.destination, item.size) for item in items]
 
-        def report(copies: Sequence[local.Copied]) -> None:
-            for copied in copies:
-                if copied.error:
-                    state.files_failed += 1
-                else:
-                    state.files_done += 1
-                state.bytes_done += copied.bytes
+        def report(counts: Counts) -> None:
+            done, failed, size = counts
+            state.files_done += done
+            state.files_failed += failed
+            state.bytes_done += size
             if progress:
                 progress(state)
+
+        def heard(counts: Counts) -> None:
+            loop.call_soon_threadsafe(report, counts)
 
         if len(items) < PROCESS_THRESHOLD or _workers() < 2:
 
             def on_done(copies: list[local.Copied]) -> None:
-                loop.call_soon_threadsafe(report, copies)
+                heard(copy_workers.counts(copies))
 
             copied = await asyncio.to_thread(
                 local.copy_files, source, destination, jobs, algorithm, on_done
@@ -139,10 +104,8 @@ class NativeAdapter:
 
         async def run_chunk(start: int) -> list[CopyResult]:
             end = start + CHUNK_FILES
-            done = await loop.run_in_executor(
-                _pool(), local.copy_files, source, destination, jobs[start:end], algorithm
-            )
-            report(done)
+            request = (source, destination, jobs[start:end], algorithm)
+            done = await asyncio.to_thread(_pool().copy, request, heard)
             # Here rather than at the end: the workers are still copying other chunks.
             return local.to_results(items[start:end], done, algorithm)
 
