@@ -53,9 +53,7 @@ def test_a_chunk_is_copied_verified_with_progress(tmp_path: Path, pool: WorkerPo
         ).read_bytes()
 
 
-def test_a_chunk_wide_error_is_raised_and_the_worker_kept(
-    tmp_path: Path, pool: WorkerPool
-) -> None:
+def test_a_chunk_wide_error_is_raised_and_the_worker_kept(tmp_path: Path, pool: WorkerPool) -> None:
     jobs = _tree(tmp_path)
     source, _, _, algorithm = _request(tmp_path, jobs)
     missing = Location("local", str(tmp_path / "no-such-dir"))

@@ -45,8 +45,9 @@ def _reserve(count: int) -> int:
             # consecutive integers.
             first = (first | _LOW_MASK) + 1
         if first + count > _COUNTER_LIMIT:
-            # Run out after all (the clock stepped back for long): go on in the next
-            # millisecond, as the RFC allows, rather than wrap around to smaller ids.
+            # Never in practice (2**73 ids in one millisecond), but should the counter
+            # run out, go on in the next millisecond, as the RFC allows, rather than
+            # wrap around to smaller ids.
             _last_ms, first = _last_ms + 1, 0
         _counter = first + count - 1
         ms = _last_ms

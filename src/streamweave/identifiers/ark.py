@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import mul
 from typing import Protocol
 
 from streamweave.errors import InvalidInput, StreamWeaveError
@@ -30,6 +31,11 @@ MIN_BLADE_LENGTH = 8
 MAX_REPEATS = 100
 
 _ORDINAL = {char: index for index, char in enumerate(BETANUMERIC)}
+# bytes.translate tables: a byte to its value mod 29, the bytes _random_digits rejects,
+# and a digit to its character.
+_MOD_BASE = bytes(value % len(BETANUMERIC) for value in range(256))
+_REJECTED_BYTES = bytes(range(256 - 256 % len(BETANUMERIC), 256))
+_DIGIT_CHAR = BETANUMERIC.encode("ascii").ljust(256, b"?")
 _NAAN = re.compile(r"[0-9bcdfghjkmnpqrstvwxz]+")
 # Characters an ARK name may hold (ARK spec, "Character repertoires"), plus %XX escapes.
 _NAME = re.compile(r"(?:[0-9A-Za-z=~*+@_$]|%[0-9a-fA-F]{2})+")
@@ -78,40 +84,49 @@ class CheckCharacterMismatch(ArkError):
         )
 
 
+def _weight(text: str) -> int:
+    return sum(_ORDINAL.get(char, 0) * position for position, char in enumerate(text, 1))
+
+
 def check_char(text: str) -> str:
     """The NCDA check character of ``text``: each character's ordinal in BETANUMERIC
     (0 for any other character, such as "/") times its 1-based position, summed, mod 29."""
-    total = sum(_ORDINAL.get(char, 0) * position for position, char in enumerate(text, 1))
-    return BETANUMERIC[total % len(BETANUMERIC)]
+    return BETANUMERIC[_weight(text) % len(BETANUMERIC)]
+
+
+def _random_digits(count: int) -> bytes:
+    """``count`` independent digits, each uniform over range(29), one per byte."""
+    digits = b""
+    while len(digits) < count:
+        # Rejection sampling: 0-231 take each value mod 29 exactly 8 times, so a random
+        # byte kept only when below 232 gives an exactly uniform digit; the 24 bytes
+        # above would favour digits 0-23 and are dropped, 9% of draws (hence an eighth
+        # more asked for, so that one call nearly always suffices).
+        missing = count - len(digits)
+        digits += secrets.token_bytes(missing * 9 // 8 + 16).translate(_MOD_BASE, _REJECTED_BYTES)
+    return digits[:count]
 
 
 def random_blade(length: int) -> str:
-    # One uniform draw over the whole blade space rather than one per character: the
-    # same distribution, and a single CSPRNG call per identifier when minting thousands.
-    value = secrets.randbelow(len(BETANUMERIC) ** length)
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, len(BETANUMERIC))
-        chars.append(BETANUMERIC[digit])
-    return "".join(chars)
+    """``length`` independent, uniformly drawn characters: the default BladeSource."""
+    return _random_digits(length).translate(_DIGIT_CHAR).decode("ascii")
 
 
-def _random_arks(naan: str, shoulder: str, length: int) -> Iterator[str]:
-    """``compose(naan, shoulder, random_blade(length))``, endlessly, without re-reading
-    the constant prefix for every check character: a harvest mints thousands at once."""
+def _random_arks(count: int, naan: str, shoulder: str, length: int) -> list[str]:
+    """``compose(naan, shoulder, random_blade(length))``, ``count`` times, from one draw
+    of randomness and without re-reading the constant prefix for every check character:
+    a harvest mints tens of thousands at once."""
     prefix = f"{naan}/{shoulder}"
-    weight = sum(_ORDINAL.get(char, 0) * position for position, char in enumerate(prefix, 1))
-    base = len(BETANUMERIC)
-    space = base**length
-    while True:
-        value = secrets.randbelow(space)
-        total = weight
-        chars = []
-        for position in range(len(prefix) + 1, len(prefix) + length + 1):
-            value, digit = divmod(value, base)
-            chars.append(BETANUMERIC[digit])
-            total += digit * position
-        yield f"ark:/{prefix}{''.join(chars)}{BETANUMERIC[total % base]}"
+    weight = _weight(prefix)
+    positions = range(len(prefix) + 1, len(prefix) + length + 1)
+    digits = _random_digits(count * length)
+    chars = digits.translate(_DIGIT_CHAR).decode("ascii")
+    arks: list[str] = []
+    for start in range(0, len(digits), length):
+        end = start + length
+        total = weight + sum(map(mul, digits[start:end], positions))
+        arks.append(f"ark:/{prefix}{chars[start:end]}{BETANUMERIC[total % len(BETANUMERIC)]}")
+    return arks
 
 
 def validate_naan(naan: str) -> str:
@@ -153,20 +168,24 @@ def mint(
         raise ArkError(f"blade length {blade_length} is below the minimum {MIN_BLADE_LENGTH}")
     validate_naan(naan)
     validate_shoulder(shoulder)
+
+    def draw(missing: int) -> list[str]:
+        if source is random_blade:
+            return _random_arks(missing, naan, shoulder, blade_length)
+        return [compose(naan, shoulder, source(blade_length)) for _ in range(missing)]
+
     minted: dict[str, None] = {}  # a set that keeps minting order, for reproducible tests
-    draw = (
-        _random_arks(naan, shoulder, blade_length)
-        if source is random_blade
-        else (compose(naan, shoulder, source(blade_length)) for _ in iter(int, 1))
-    )
-    for _ in range(count + MAX_REPEATS):
-        if len(minted) == count:
-            break
-        minted[next(draw)] = None
-    if len(minted) < count:
-        raise MintingExhausted(
-            f"the blade source repeated itself more than {MAX_REPEATS} times in {count} draws"
-        )
+    drawn = 0
+    while len(minted) < count:
+        if drawn - len(minted) > MAX_REPEATS:
+            raise MintingExhausted(
+                f"the blade source repeated itself more than {MAX_REPEATS} times in {count} draws"
+            )
+        # Never more draws than could still be needed: a source gets called exactly as
+        # often as if its blades were drawn one at a time.
+        missing = count - len(minted)
+        minted.update(dict.fromkeys(draw(missing)))
+        drawn += missing
     return list(minted)
 
 
