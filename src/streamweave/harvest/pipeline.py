@@ -21,7 +21,8 @@ import shutil
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streamweave.crypto import SecretBox
 from streamweave.db.bulk import insert_many
-from streamweave.db.ids import new_id
+from streamweave.db.ids import new_id, new_ids
 from streamweave.db.models import (
     FileTransfer,
     FileVersion,
@@ -278,42 +279,62 @@ class Harvest:
 
     async def _harvest(self, context: _Context) -> None:
         self.reporter.stage("listing")
-        known = records.ReadAhead(
-            records.read_known(self.sessions, context.instrument.id, context.storage.id)
-        )
-        try:
-            await self._plan_and_copy(context, known)
-        finally:
-            await known.aclose()
+        await self._plan_and_copy(context)
         await self._clean_source(context)
 
-    async def _plan_and_copy(self, context: _Context, known: records.ReadAhead) -> None:
-        listing = await _list(context.adapter, context.source)
-        context.summary.listed = len(listing)
-        now = datetime.now(UTC)
-        planner = self._planner(context.instrument, context.storage, context.chain, listing, now)
-        self.reporter.stage("transferring")
+    async def _plans(
+        self,
+        instrument: Instrument,
+        storage: StorageLocation,
+        chain: HookChain,
+        adapter: Adapter,
+        source: Location,
+        summary: HarvestSummary,
+    ) -> AsyncGenerator[tuple[Plan, datetime], None]:
+        """The plan, page by page, each with the moment the listing was taken."""
+        # Entries are read from now on, while the source is listed.
+        known = records.ReadAhead(records.read_known(self.sessions, instrument.id, storage.id))
+        try:
+            listing = await _list(adapter, source)
+            summary.listed = len(listing)
+            self.reporter.stage("planning")
+            now = datetime.now(UTC)
+            planner = self._planner(instrument, storage, chain, listing, now)
+            read_entries = records.entry_reader(self.sessions, instrument.id, storage.id)
+            async for plan in planner.pages(listing, known, read_entries):
+                yield plan, now
+        finally:
+            await known.aclose()
+
+    async def _plan_and_copy(self, context: _Context) -> None:
         waiting: list[Candidate] = []
         markers: list[Candidate] = []
         recorder = _Pipelined()
         prepared = False
+        plans = self._plans(
+            context.instrument,
+            context.storage,
+            context.chain,
+            context.adapter,
+            context.source,
+            context.summary,
+        )
         try:
-            read_entries = records.entry_reader(
-                self.sessions, context.instrument.id, context.storage.id
-            )
-            async for plan in planner.pages(listing, known, read_entries):
-                await recorder.drain()  # one writer at a time (SQLite has one anyway)
-                candidates = await self._settle(context, plan, now)
-                if candidates and not prepared:
-                    # Worker start-up overlaps the rest of the planning; a run with
-                    # nothing to copy never pays for it.
-                    await context.adapter.prepare()
-                    prepared = True
-                self.reporter.planned(len(candidates), sum(c.size for c in candidates))
-                waiting += [c for c in candidates if not c.is_marker]
-                markers += [c for c in candidates if c.is_marker]
-                while batch := self._next_batch(waiting, final=False):
-                    await self._transfer(context, batch, recorder)
+            async with aclosing(plans):
+                async for plan, now in plans:
+                    await recorder.drain()  # one writer at a time (SQLite has one anyway)
+                    candidates = await self._settle(context, plan, now)
+                    if candidates and not prepared:
+                        # Worker start-up overlaps the rest of the planning; a run with
+                        # nothing to copy never pays for it.
+                        await context.adapter.prepare()
+                        prepared = True
+                        self.reporter.stage("transferring")
+                    self.reporter.planned(len(candidates), sum(c.size for c in candidates))
+                    waiting += [c for c in candidates if not c.is_marker]
+                    markers += [c for c in candidates if c.is_marker]
+                    while batch := self._next_batch(waiting, final=False):
+                        await self._transfer(context, batch, recorder)
             while batch := self._next_batch(waiting, final=True):
                 await self._transfer(context, batch, recorder)
             await recorder.drain()
@@ -654,22 +675,20 @@ class Harvest:
         adapter = adapter_for(source, destination, _preferred(instrument))
         chain = HookChain(await hook_specs_for(session, instrument.id, self.box))
         try:
-            listing = await _list(adapter, source)
-            summary.listed = len(listing)
-            now = datetime.now(UTC)
-            planner = self._planner(instrument, storage, chain, listing, now)
-            known = records.read_known(self.sessions, instrument.id, storage.id)
-            read_entries = records.entry_reader(self.sessions, instrument.id, storage.id)
-            async for plan in planner.pages(listing, known, read_entries):
-                _count(summary, plan)
-                _default_destinations(instrument, plan.candidates)
-                outcomes = await chain.run_pre([_pre_facts(instrument, c) for c in plan.candidates])
-                for candidate, outcome in zip(plan.candidates, outcomes, strict=True):
-                    if outcome.skip_rule is not None:
-                        summary.skipped += 1
-                    elif not outcome.blocked:
-                        summary.completed += 1  # would be copied
-                        summary.bytes += candidate.size
+            plans = self._plans(instrument, storage, chain, adapter, source, summary)
+            async with aclosing(plans):
+                async for plan, _ in plans:
+                    _count(summary, plan)
+                    _default_destinations(instrument, plan.candidates)
+                    outcomes = await chain.run_pre(
+                        [_pre_facts(instrument, c) for c in plan.candidates]
+                    )
+                    for candidate, outcome in zip(plan.candidates, outcomes, strict=True):
+                        if outcome.skip_rule is not None:
+                            summary.skipped += 1
+                        elif not outcome.blocked:
+                            summary.completed += 1  # would be copied
+                            summary.bytes += candidate.size
             summary.status = "dry_run"
         finally:
             await chain.aclose()
@@ -743,9 +762,10 @@ class Recorder:
                 failed.append((candidate, result, f"a post-transfer hook failed: {reason}"))
             else:
                 good.append((candidate, result, outcome))
-        new_files = {id(c) for c in batch if c.file_id is None}
-        for candidate in batch:
-            candidate.file_id = candidate.file_id or new_id()
+        unnamed = [c for c in batch if c.file_id is None]
+        new_files = set(map(id, unnamed))
+        for candidate, file_id in zip(unnamed, new_ids(len(unnamed)), strict=True):
+            candidate.file_id = file_id
         version_ids = await self._files_and_versions(good, failed, new_files)
         # Before this batch's transfers exist: only earlier ones point at the old name.
         await records.move_previous_versions(
@@ -777,6 +797,7 @@ class Recorder:
         versions, and the flat metadata copy. Returns each candidate's version id."""
         existing = [c.file_id for c, _, _ in good if id(c) not in new_files and c.file_id]
         latest = await records.latest_versions(self.session, existing)
+        fresh = iter(new_ids(len(good)))
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
         versions: list[dict[str, Any]] = []
@@ -794,7 +815,7 @@ class Recorder:
                 candidate.version, ids[id(candidate)] = current.version, current.id
             else:
                 candidate.version = current.version + 1 if current else 1
-                ids[id(candidate)] = new_id()
+                ids[id(candidate)] = next(fresh)
                 versions.append(self._version_row(candidate, result, ids[id(candidate)]))
             values = self._record_values(candidate, result, dict(outcome.metadata))
             metadata[candidate.file_id] = values["metadata_"]
@@ -868,14 +889,14 @@ class Recorder:
     ) -> list[dict[str, Any]]:
         context = self.context
         rows = []
-        for candidate, result in zip(batch, results, strict=True):
+        for candidate, result, transfer_id in zip(batch, results, new_ids(len(batch)), strict=True):
             outcome = post.get(id(candidate))
             notes = [_message(result.error)] if result.error else []
             if outcome is not None:
                 notes += [f"{f.hook}: {f.message}" for f in outcome.failures]
             rows.append(
                 {
-                    "id": new_id(),
+                    "id": transfer_id,
                     "file_id": candidate.file_id,
                     "file_version_id": version_ids.get(id(candidate)),
                     "storage_location_id": context.storage.id,

@@ -41,12 +41,16 @@ def _entries(root: str, prefix: str) -> Iterator[tuple[str, os.stat_result]]:
                 yield (f"{prefix}/{entry.name}" if prefix else entry.name), info
 
 
+def _require_directory(root: str) -> None:
+    if not os.path.isdir(root):
+        raise NotADirectoryError(20, "does not exist or is not a directory", root)
+
+
 def walk(root: str, below: Iterable[str] = ("",)) -> Iterator[tuple[str, os.stat_result]]:
     """(relative path, lstat) of every directory and regular file below ``root``, or
     only below its directories ``below``. ``root`` must be a directory
     (NotADirectoryError otherwise)."""
-    if not os.path.isdir(root):
-        raise NotADirectoryError(20, "does not exist or is not a directory", root)
+    _require_directory(root)
     stack = list(below)
     while stack:
         for relative, info in _entries(root, stack.pop()):
@@ -73,18 +77,15 @@ def file_index(root: str) -> list[Row]:
 def _cut(root: str, wanted: int) -> tuple[list[Row], list[str]]:
     """The tree opened breadth first until ``wanted`` directories are left to walk (or
     none): the files seen on the way, and those directories."""
-    if not os.path.isdir(root):
-        raise NotADirectoryError(20, "does not exist or is not a directory", root)
+    _require_directory(root)
     files: list[Row] = []
     level = [""]
     while level and len(level) < wanted:
         deeper: list[str] = []
         for prefix in level:
-            for relative, info in _entries(root, prefix):
-                if stat.S_ISDIR(info.st_mode):
-                    deeper.append(relative)
-                else:
-                    files.append((relative, info.st_size, info.st_mtime_ns // 1000))
+            found = list(_entries(root, prefix))
+            deeper += [relative for relative, info in found if stat.S_ISDIR(info.st_mode)]
+            files += _rows(found)
         level = deeper
     return files, level
 
