@@ -158,3 +158,20 @@ def test_0002_gives_existing_entries_their_folded_destination(backend: str, tmp_
     with postgres_database("sw_migrate") if backend == "postgresql" else nullcontext(sqlite) as url:
         rows = asyncio.run(_harvested_before_0002(url))
     assert rows == [("Straße/Ärger.txt", "i/strasse/ärger.txt"), ("waiting.raw", None)]
+
+
+async def test_sqlite_finds_a_files_transfers_through_the_files_index(
+    migrated: AsyncEngine,
+) -> None:
+    """SQLite keeps no statistics: given an index on the status alone, it used it for the
+    harvest's update of a superseded version's transfers, and read every completed
+    transfer of every file for each file moved (migration 0003)."""
+    if migrated.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans from statistics")
+    statement = (
+        "EXPLAIN QUERY PLAN UPDATE file_transfers SET destination_path = 'b'"
+        " WHERE file_id = 'x' AND destination_path = 'a' AND status = 'completed'"
+    )
+    async with migrated.connect() as connection:
+        plan = " ".join(str(row[-1]) for row in await connection.exec_driver_sql(statement))
+    assert "ix_file_transfers_file" in plan, plan
