@@ -21,7 +21,7 @@ from streamweave.harvest.lease import HarvestBusy
 from streamweave.harvest.pipeline import Harvest, HarvestOptions
 from streamweave.harvest.progress import HarvestSummary
 from streamweave.services.harvest_notices import notify_harvest_finished
-from streamweave.services.notice_digests import send_due_digests
+from streamweave.services.notice_digests import send_due_digests, send_periodically
 from streamweave.transfers.base import CopyResult
 from streamweave.transfers.errors import PermissionDenied
 from streamweave.transfers.native import NativeAdapter
@@ -283,6 +283,38 @@ class CommitTogether:
 
         session.commit = together
         return session
+
+
+@pytest.mark.usefixtures("admin")
+async def test_a_workers_timer_sends_a_digest_when_its_window_ends(
+    lab: LocalLab, mail_server: MailServerFactory
+) -> None:
+    """Without another harvest to send it, the held failure goes out once the window
+    has passed, from the worker's timer; and not before."""
+    sink, mail = mail_server("plain", notice_aggregation_minutes=60)
+    t0 = datetime.now(UTC)
+    for minutes in (0, 10):
+        summary, error = await failing_harvest(lab)
+        await notify_harvest_finished(
+            lab.sessions, mail, lab.instrument_id, summary, error, now=t0 + minutes * MINUTE
+        )
+    assert len(sink.received) == 1  # the first at once, the second held
+    now = t0 + 30 * MINUTE
+    stop = asyncio.Event()
+    timer = asyncio.create_task(send_periodically(lab.sessions, mail, stop, 0.05, lambda: now))
+    await asyncio.sleep(0.3)
+    assert len(sink.received) == 1  # still within the window
+    now = t0 + 61 * MINUTE
+    for _ in range(100):
+        if len(sink.received) == 2:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # more rounds: nothing more is due
+    stop.set()
+    await asyncio.wait_for(timer, 5)
+    # One mail for each failure, the second when the window ended; none after.
+    failed = "[StreamWeave] Harvest of microscope into archive failed"
+    assert [(subject, len(mails)) for subject, mails in sink.mails()] == [(failed, 2)]
 
 
 @pytest.mark.usefixtures("admin")

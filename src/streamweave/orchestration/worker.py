@@ -19,9 +19,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from streamweave.config import load_settings
+from streamweave.db.engine import create_engine, create_sessionmaker
 from streamweave.orchestration.errors import OrchestratorUnavailable
 from streamweave.orchestration.names import POOL
 from streamweave.orchestration.shutdown import CONTROL_ENV, Control
+from streamweave.services import notice_digests
 
 DEFAULT_POLL_SECONDS = 2.0
 SERVER_WAIT_SECONDS = 180.0
@@ -65,9 +68,8 @@ async def work(
     name: str | None = None,
     say: Callable[[str], None] = print,
 ) -> None:
-    """Run the worker until a shutdown signal, then wait for its runs to end."""
-    from prefect.workers.process import ProcessWorker
-
+    """Run the worker until a shutdown signal, then wait for its runs to end; meanwhile
+    send the notice e-mails that come due."""
     from streamweave.orchestration.connection import required_url
     from streamweave.orchestration.server import healthy
 
@@ -85,6 +87,29 @@ async def work(
             raise OrchestratorUnavailable(f"the Prefect server at {url} did not answer")
         await asyncio.sleep(0.5)
     worker_name = name or f"{socket.gethostname()}-{os.getpid()}"
+    settings = load_settings()
+    engine = create_engine(settings.sqlalchemy_url)
+    digests = asyncio.create_task(
+        notice_digests.send_periodically(create_sessionmaker(engine), settings, shutdown.stopping)
+    )
+    try:
+        await _poll(control_dir, worker_name, limit, poll_seconds, shutdown, say)
+    finally:
+        shutdown.stopping.set()
+        await digests
+        await engine.dispose()
+
+
+async def _poll(
+    control_dir: Path,
+    worker_name: str,
+    limit: int,
+    poll_seconds: float,
+    shutdown: Shutdown,
+    say: Callable[[str], None],
+) -> None:
+    from prefect.workers.process import ProcessWorker
+
     async with ProcessWorker(
         work_pool_name=POOL,
         name=worker_name,

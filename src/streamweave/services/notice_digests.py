@@ -7,23 +7,26 @@ e-mail is older than the window (or it never had one), or when they report the
 recovery of an instrument whose last e-mail said it was failing (admins hear of that
 at once). Due events go out as one e-mail, a digest when there are several.
 
-Nothing runs on a timer: every ``send_due_digests`` call (made after every harvest, of
-any instrument, by ``notify_harvest_finished``) sends whatever is due across all
-instruments; it can also be called on its own, e.g. periodically. A digest is claimed
-in the database before it is sent (the row's version guards against two workers
-sending it twice) and put back when the SMTP server fails, so the next call retries it.
+Every ``send_due_digests`` call sends whatever is due across all instruments. It is
+made after every harvest, of any instrument, by ``notify_harvest_finished``, and every
+minute by each orchestration worker (``send_periodically``), so that a digest goes out
+when its window ends even if no harvest finishes then. A digest is claimed in the
+database before it is sent (the row's version guards against two workers sending it
+twice) and put back when the SMTP server fails, so the next call retries it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +38,8 @@ from streamweave.services.notice_messages import RECOVERY, HarvestEvent
 
 log = logging.getLogger(__name__)
 
+# How often each worker looks for due digests (their windows are in minutes).
+PERIOD_SECONDS = 60.0
 # A version conflict means another worker changed the row meanwhile: read it again.
 ATTEMPTS = 5
 CONFLICTS = (StaleDataError, IntegrityError)
@@ -93,6 +98,24 @@ async def send_due_digests(
         else:
             await _put_back(sessions, claim)
     return sent
+
+
+async def send_periodically(
+    sessions: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    stop: asyncio.Event,
+    every: float = PERIOD_SECONDS,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """``send_due_digests`` every ``every`` seconds until ``stop`` is set. A database
+    that is away for a while is logged and tried again at the next round."""
+    while not stop.is_set():
+        try:
+            await send_due_digests(sessions, settings, clock())
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("due notice e-mails not sent this round: %s", type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
 
 
 async def _claim_due(
