@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -107,13 +107,14 @@ async def send_periodically(
     every: float = PERIOD_SECONDS,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> None:
-    """``send_due_digests`` every ``every`` seconds until ``stop`` is set. A database
-    that is away for a while is logged and tried again at the next round."""
+    """``send_due_digests`` every ``every`` seconds until ``stop`` is set. Whatever
+    stops one round (the database away for a while) is logged, and the next round
+    tries again: the timer outlives any one failure."""
     while not stop.is_set():
         try:
             await send_due_digests(sessions, settings, clock())
-        except (SQLAlchemyError, OSError) as exc:
-            log.warning("due notice e-mails not sent this round: %s", type(exc).__name__)
+        except Exception:
+            log.exception("due notice e-mails were not sent this round; retrying next round")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
 

@@ -583,12 +583,12 @@ def copy_files(
     destination: Location,
     jobs: Sequence[Job],
     algorithm: str,
-    on_done: Callable[[list[Copied]], None] | None = None,
+    on_done: Callable[[list[tuple[int, Copied]]], None] | None = None,
 ) -> list[Copied]:
     """Verified copies, in the order of ``jobs``; runs in a worker thread or process.
 
-    ``on_done(copies)`` hears of files as they become final: a failure at once, a batch
-    of copies once it is flushed under its final names.
+    ``on_done`` hears of every file, (position in ``jobs``, outcome), once its outcome is
+    final: a failure at once, a batch of copies once it is flushed under final names.
     """
     copier = _Copier(source, destination, algorithm)
     results: dict[int, Copied] = {}
@@ -596,7 +596,7 @@ def copy_files(
     def finish(done: list[tuple[int, Copied]]) -> None:
         results.update(done)
         if on_done is not None:
-            on_done([copied for _, copied in done])
+            on_done(done)
 
     for index, job in enumerate(jobs):
         failed = copier.stage(index, job)

@@ -94,8 +94,8 @@ class NativeAdapter:
 
         if len(items) < PROCESS_THRESHOLD or _workers() < 2:
 
-            def on_done(copies: list[local.Copied]) -> None:
-                heard(copy_workers.counts(copies))
+            def on_done(outcomes: copy_workers.Outcomes) -> None:
+                heard(copy_workers.counts(outcomes))
 
             copied = await asyncio.to_thread(
                 local.copy_files, source, destination, jobs, algorithm, on_done
@@ -105,7 +105,18 @@ class NativeAdapter:
         async def run_chunk(start: int) -> list[CopyResult]:
             end = start + CHUNK_FILES
             request = (source, destination, jobs[start:end], algorithm)
-            done = await asyncio.to_thread(_pool().copy, request, heard)
+            ticket = copy_workers.Ticket()
+            chunk = asyncio.ensure_future(asyncio.to_thread(_pool().copy, request, heard, ticket))
+            try:
+                done = await asyncio.shield(chunk)
+            except asyncio.CancelledError:
+                # A thread cannot be cancelled, its worker can: stopped now, and waited
+                # for, so that no copy is made after the caller has moved on (an
+                # aborted run sweeps the temporaries next).
+                ticket.cancel()
+                await asyncio.wait([chunk])
+                chunk.exception()  # the chunk's end (cancelled, lost) is not news now
+                raise
             # Here rather than at the end: the workers are still copying other chunks.
             return local.to_results(items[start:end], done, algorithm)
 
