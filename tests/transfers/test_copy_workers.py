@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -208,3 +209,25 @@ async def test_a_cancelled_batch_copies_nothing_more_once_cancelled(tmp_path: Pa
     await asyncio.sleep(0.5)
     assert sorted(p.name for p in destination.iterdir()) == after_cancel
     assert len([n for n in after_cancel if not n.startswith(".")]) < count
+
+
+async def test_without_an_interpreter_to_start_large_batches_copy_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Embedded without ``sys.executable``: no worker can be started, and none is."""
+    monkeypatch.setattr(sys, "executable", "")
+    started: list[object] = []
+    monkeypatch.setattr(WorkerPool, "copy", lambda *args: started.append(args))
+    source, destination = tmp_path / "src", tmp_path / "dst"
+    source.mkdir()
+    destination.mkdir()
+    count = native.PROCESS_THRESHOLD
+    for index in range(count):
+        (source / f"{index:05d}.dat").write_bytes(b"y" * 10)
+    items = [CopyItem(f"{i:05d}.dat", f"{i:05d}.dat", 10) for i in range(count)]
+    adapter = NativeAdapter()
+    await adapter.prepare()
+    results = await adapter.copy_batch(
+        Location("local", str(source)), Location("local", str(destination)), items, algorithm="md5"
+    )
+    assert all(r.verified for r in results) and not started

@@ -278,7 +278,6 @@ class Harvest:
             await sweep_remote_temporaries(adapter, destination, folder)
 
     async def _harvest(self, context: _Context) -> None:
-        self.reporter.stage("listing")
         await self._plan_and_copy(context)
         await self._clean_source(context)
 
@@ -292,6 +291,7 @@ class Harvest:
         summary: HarvestSummary,
     ) -> AsyncGenerator[tuple[Plan, datetime], None]:
         """The plan, page by page, each with the moment the listing was taken."""
+        self.reporter.stage("listing")
         # Entries are read from now on, while the source is listed.
         known = records.ReadAhead(records.read_known(self.sessions, instrument.id, storage.id))
         try:

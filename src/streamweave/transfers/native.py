@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import sys
 from collections.abc import AsyncIterator, Callable, Sequence
 from functools import cache
 from typing import ClassVar, TypeVar
@@ -38,7 +39,9 @@ CHUNK_FILES = 1000
 
 
 def _workers() -> int:
-    return len(os.sched_getaffinity(0))
+    """Worker processes to copy with: one per core, or none (copies in a thread) on one
+    core or in an embedded interpreter that cannot start another."""
+    return len(os.sched_getaffinity(0)) if sys.executable else 1
 
 
 @cache
