@@ -1,11 +1,11 @@
-"""Inserting many rows at the speed of the driver: COPY on PostgreSQL, a plain
-executemany on SQLite.
+"""Inserting many rows at the speed of the database: COPY on PostgreSQL, one
+``INSERT ... SELECT`` over a multi-row VALUES list on SQLite.
 
 SQLAlchemy's Core executemany spends more time building each row's parameters than
-the database spends storing it. Here each column's conversion (the dialect's own bind
-processor: UUIDs, UTC timestamps, JSON) is looked up once per statement and applied in
-a tight loop, once per distinct value; Python-side column defaults are filled in the
-same pass. The rows join the caller's transaction like any other statement.
+the database spends storing it. Here rows are plain tuples, values shared by every
+row are bound once, and each column's conversion (the dialect's own bind processor:
+UUIDs, UTC timestamps, JSON) is looked up once per statement and applied in a tight
+loop over the column. The rows join the caller's transaction like any other statement.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache, partial
 from typing import Any, cast
@@ -22,9 +22,11 @@ from sqlalchemy import Column, Table, Uuid, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from streamweave.db.base import UTCDateTime
+from streamweave.db.base import Base, UTCDateTime
 
 ROWS_PER_STATEMENT = 10_000
+# Bound values per SQLite statement: its limit (SQLITE_MAX_VARIABLE_NUMBER) since 3.32.
+SQLITE_BOUND_VALUES = 32_766
 # Values per lookup statement: bounds the JSON document and the result.
 VALUES_PER_LOOKUP = 30_000
 
@@ -40,6 +42,7 @@ class _Column:
     attribute: str
     name: str
     default: Callable[[], Any] | None
+    primary_key: bool
 
 
 @cache
@@ -49,7 +52,9 @@ def _columns(model: Any) -> tuple[Table, tuple[_Column, ...]]:
     found = []
     for attribute in mapper.column_attrs:
         column = cast(Column[Any], attribute.columns[0])
-        found.append(_Column(attribute.key, column.name, _python_default(column)))
+        found.append(
+            _Column(attribute.key, column.name, _python_default(column), column.primary_key)
+        )
     return table, tuple(found)
 
 
@@ -84,13 +89,20 @@ def _converter(column_type: Any, dialect: Dialect) -> Convert | None:
         # Ids are unique per row: nothing to share, and hashing a UUID costs more than
         # reading its hex form.
         return lambda values: [None if value is None else value.hex for value in values]
-    if (
-        isinstance(column_type, UTCDateTime)
-        and dialect.name == "sqlite"
-        and all(process(probe) == _sqlite_timestamp(probe) for probe in _PROBE_TIMES)
-    ):
-        return partial(_memoized, process=_sqlite_timestamp)
+    if isinstance(column_type, UTCDateTime):
+        return partial(_memoized, process=partial(_timestamp, process=process))
     return partial(_memoized, process=process)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _timestamp(value: datetime | int, process: Callable[[Any], Any]) -> Any:
+    """A timestamp column's value: a datetime, or microseconds since the epoch."""
+    if isinstance(value, int):
+        value = _EPOCH + value * _MICROSECOND
+    return process(value)
 
 
 _PROBE_TIMES = (
@@ -108,45 +120,233 @@ def _sqlite_timestamp(value: datetime) -> str:
     return value.isoformat(" ", "microseconds")[:26]
 
 
+@dataclass(frozen=True)
+class Insert:
+    """Rows ready to send, converted and encoded: made before the transaction that
+    sends them, so that a pipeline prepares its next batch while this one is written."""
+
+    table: str
+    columns: tuple[str, ...]
+    # SQLite: one INSERT ... SELECT over a multi-row VALUES list, and its values.
+    statement: str = ""
+    parameters: tuple[Any, ...] = ()
+    # PostgreSQL: the records COPY sends.
+    records: list[tuple[Any, ...]] = field(default_factory=list)
+
+    async def run(self, session: AsyncSession) -> None:
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.copy_records_to_table(
+                self.table, records=self.records, columns=self.columns
+            )
+            return
+        await connection.exec_driver_sql(self.statement, self.parameters)
+
+
 async def insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts keyed by ``model``'s attribute names; keys may differ from
     row to row, missing ones take the column's Python default or NULL)."""
-    for part in chunks(rows, ROWS_PER_STATEMENT):
-        await _insert(session, model, part)
+    for insert in prepare_many(_dialect(session), model, rows):
+        await insert.run(session)
 
 
-async def _insert(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
-    table, columns = _columns(model)
+async def insert_rows(
+    session: AsyncSession,
+    model: Any,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    shared: dict[str, Any] | None = None,
+) -> None:
+    """Insert ``rows`` as ``prepare_rows`` describes."""
+    for insert in prepare_rows(_dialect(session), model, names, rows, shared):
+        await insert.run(session)
+
+
+def _dialect(session: AsyncSession) -> Dialect:
+    return session.get_bind().dialect
+
+
+def prepare_many(dialect: Dialect, model: Any, rows: Sequence[dict[str, Any]]) -> list[Insert]:
+    """``insert_many``'s statements, ready to run."""
+    if not rows:
+        return []
+    _, columns = _columns(model)
     present = set().union(*rows)
-    used = [c for c in columns if c.attribute in present or c.default is not None]
-    connection = await session.connection()
-    dialect = connection.dialect
+    # A key missing from some rows takes its default in each of them; the primary key
+    # always does (one id per row), the other absent columns once, in ``prepare_rows``.
+    used = [c for c in columns if c.attribute in present or c.primary_key]
+    inserts = []
+    for part in chunks(rows, ROWS_PER_STATEMENT):
+        names: list[str] = []
+        columns_values: list[list[Any]] = []
+        shared: dict[str, Any] = {}
+        for column in used:
+            values = _column_values(part, column)
+            first = values[0]
+            # A value every row has (the run, the batch's time) is bound once. The same
+            # object, not an equal one: 1 == True, and {"a": 1} == {"a": True}.
+            if not column.primary_key and all(value is first for value in values):
+                shared[column.attribute] = first
+            else:
+                names.append(column.attribute)
+                columns_values.append(values)
+        rows_ = list(zip(*columns_values, strict=True))
+        inserts += prepare_rows(dialect, model, names, rows_, shared)
+    return inserts
+
+
+def prepare_rows(
+    dialect: Dialect,
+    model: Any,
+    names: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    shared: dict[str, Any] | None = None,
+) -> list[Insert]:
+    """Statements inserting ``rows``, each a tuple of values for the attributes
+    ``names`` of ``model``, with the values in ``shared`` common to all of them. Columns
+    in neither take their Python default, once; the primary key must be given.
+
+    Timestamp columns take a ``datetime`` or whole microseconds since the epoch (what
+    listings and entries carry), so that a batch needs no datetime per file.
+
+    On SQLite the rows travel as one JSON document that ``INSERT ... SELECT`` unpacks in
+    a single step of the database, without the GIL: executemany takes the GIL back for
+    every row, and waits for it whenever the event loop is busy (a batch of 2,000 rows
+    took ten times as long while the next batch was being copied)."""
+    if not rows:
+        return []
+    table, columns = _columns(model)
+    by_attribute = {c.attribute: c for c in columns}
+    shared = dict(shared or {})
+    for column in columns:
+        if column.attribute in shared or column.attribute in names:
+            continue
+        if column.primary_key:
+            raise ValueError(f"rows of {table.name} need their {column.name}")
+        if column.default is not None:
+            shared[column.attribute] = column.default()
+    varying = [by_attribute[name] for name in names]
+    constant = [by_attribute[name] for name in shared]
     converters = _converters(model, dialect)
-    values = list(zip(*(_column_values(rows, c, converters[c.name]) for c in used), strict=True))
-    names = [c.name for c in used]
+    tail = tuple(_convert([shared[c.attribute]], converters[c.name])[0] for c in constant)
+    columns_ = tuple(c.name for c in (*varying, *constant))
     if dialect.name == "postgresql":
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        await driver.copy_records_to_table(table.name, records=values, columns=names)
-        return
+        inserts = []
+        for part in chunks(rows, ROWS_PER_STATEMENT):
+            converted = [
+                _convert(list(values), converters[c.name])
+                for c, values in zip(varying, zip(*part, strict=True), strict=True)
+            ]
+            records = [(*row, *tail) for row in zip(*converted, strict=True)]
+            inserts.append(Insert(table.name, columns_, records=records))
+        return inserts
+    return _sqlite_inserts(dialect, table, varying, constant, tail, rows)
+
+
+def _sqlite_inserts(
+    dialect: Dialect,
+    table: Table,
+    varying: list[_Column],
+    constant: list[_Column],
+    tail: tuple[Any, ...],
+    rows: Sequence[Sequence[Any]],
+) -> list[Insert]:
+    """``INSERT INTO t (...) SELECT column1, ..., ? FROM (VALUES (?, ...), ...)``: the
+    rows are bound, up to SQLite's limit of bound values, and one step of the database
+    inserts them all, without the GIL. (executemany takes the GIL back for every row,
+    and waits for it whenever the event loop is busy: a batch of 2,000 rows took ten
+    times as long while the next batch was being copied.)"""
+    kinds = _sqlite_kinds(table.name, dialect)
+    converters = {c.name: _sqlite_converter(table.c[c.name].type, dialect) for c in varying}
     quote = dialect.identifier_preparer.quote
     # Names come from the model, quoted; the values are bound.
-    columns_sql = ", ".join(quote(name) for name in names)
-    marks = ", ".join("?" for _ in names)
-    statement = f"INSERT INTO {quote(table.name)} ({columns_sql}) VALUES ({marks})"  # noqa: S608
-    await connection.exec_driver_sql(statement, values)
+    head = (
+        f"INSERT INTO {quote(table.name)}"  # noqa: S608
+        f" ({', '.join(quote(c.name) for c in (*varying, *constant))})"
+        f" SELECT {', '.join(_sqlite_value(kinds[c.name], i + 1) for i, c in enumerate(varying))}"
+        f"{', ?' * len(constant)} FROM (VALUES "
+    )
+    row_marks = f"({', '.join('?' * len(varying))})"
+    per_statement = max(1, (SQLITE_BOUND_VALUES - len(constant)) // max(1, len(varying)))
+    columns = tuple(c.name for c in (*varying, *constant))
+    inserts = []
+    for part in chunks(rows, per_statement):
+        converted = [
+            _convert(list(values), converters[c.name])
+            for c, values in zip(varying, zip(*part, strict=True), strict=True)
+        ]
+        values = [value for row in zip(*converted, strict=True) for value in row]
+        statement = head + ", ".join([row_marks] * len(part)) + ")"
+        inserts.append(Insert(table.name, columns, statement, (*tail, *values)))
+    return inserts
 
 
-def _column_values(
-    rows: Sequence[dict[str, Any]], column: _Column, convert: Convert | None
-) -> list[Any]:
-    """One column of every row, converted: a comprehension per column rather than a call
-    per value (a batch is thousands of rows times a dozen columns)."""
+def _sqlite_converter(column_type: Any, dialect: Dialect) -> Convert | None:
+    """What turns a column's values into what SQLite is sent: ids as hex, timestamps as
+    microseconds (``_sqlite_value`` formats them, at a tenth of the cost of formatting
+    them here), the rest as SQLAlchemy binds them."""
+    if isinstance(column_type, Uuid):
+        return lambda values: [None if value is None else value.hex for value in values]
+    if isinstance(column_type, UTCDateTime):
+        return lambda values: [_microseconds(value) for value in values]
+    return _converter(column_type, dialect)
+
+
+def _microseconds(value: datetime | int | None) -> int | None:
+    if value is None or isinstance(value, int):
+        return value
+    if value.tzinfo is None:  # UTC, as UTCDateTime takes it
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _sqlite_value(kind: str, number: int) -> str:
+    """The SQL that stores column ``number`` of the VALUES list."""
+    value = f"column{number}"
+    if kind == "timestamp":  # microseconds, as text in UTCDateTime's form
+        # Floor division and a non-negative remainder: before 1970 too.
+        seconds = f"({value} / 1000000 - ({value} % 1000000 < 0))"
+        fraction = f"printf('.%06d', ({value} % 1000000 + 1000000) % 1000000)"
+        return f"strftime('%Y-%m-%d %H:%M:%S', {seconds}, 'unixepoch') || {fraction}"
+    return value
+
+
+@cache
+def _sqlite_kinds(table_name: str, dialect: Dialect) -> dict[str, str]:
+    """Which columns are timestamps, once it is checked on probes that SQLAlchemy
+    stores ids and timestamps on SQLite as ``_sqlite_converter`` and ``_sqlite_value``
+    write them."""
+    table = Base.metadata.tables[table_name]
+    kinds = {}
+    for column in table.columns:
+        column_type = column.type
+        process = column_type._cached_bind_processor(dialect)
+        kind = "plain"
+        if isinstance(column_type, Uuid):
+            if process is None or process(_PROBE) != _PROBE.hex:
+                raise TypeError(f"{column}: UUIDs are not stored as hex here")
+        elif isinstance(column_type, UTCDateTime):
+            if process is None or any(
+                process(probe) != _sqlite_timestamp(probe) for probe in _PROBE_TIMES
+            ):
+                raise TypeError(f"{column}: timestamps are not stored as expected here")
+            kind = "timestamp"
+        kinds[column.name] = kind
+    return kinds
+
+
+def _column_values(rows: Sequence[dict[str, Any]], column: _Column) -> list[Any]:
+    """One column of every row: a comprehension per column rather than a call per value
+    (a batch is thousands of rows times a dozen columns)."""
     key, default = column.attribute, column.default
     if default is None:
-        values = [row.get(key) for row in rows]
-    else:
-        values = [row[key] if key in row else default() for row in rows]
+        return [row.get(key) for row in rows]
+    return [row[key] if key in row else default() for row in rows]
+
+
+def _convert(values: list[Any], convert: Convert | None) -> list[Any]:
     return values if convert is None else convert(values)
 
 

@@ -1,0 +1,162 @@
+"""Bulk inserts store exactly what the ORM stores, on SQLite (one INSERT ... SELECT over
+a JSON document) and on PostgreSQL (COPY)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from streamweave.db.bulk import insert_many, insert_rows
+from streamweave.db.engine import create_sessionmaker
+from streamweave.db.ids import new_id
+from streamweave.db.models import AuditLog
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+# (created_at as given to the bulk insert, the same moment as a datetime for the ORM)
+MOMENTS: list[tuple[Any, datetime]] = [
+    (datetime(2026, 11, 22, 9, 30, 1, 123456, tzinfo=UTC),) * 2,
+    (
+        datetime(2026, 11, 22, 2, 30, 1, 5, tzinfo=timezone(timedelta(hours=-7))),
+        datetime(2026, 11, 22, 9, 30, 1, 5, tzinfo=UTC),
+    ),
+    (datetime(2026, 1, 2, 3, 4, 5), datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    (1_763_803_801_000_007, EPOCH + timedelta(microseconds=1_763_803_801_000_007)),
+    (0, EPOCH),
+    (-1, EPOCH - timedelta(microseconds=1)),
+    (-1_500_000, EPOCH - timedelta(seconds=1.5)),
+    (datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),) * 2,
+]
+CHANGES: list[dict[str, Any] | None] = [
+    {"count": 1, "flags": [True, False, None], "ratio": 0.25},
+    {"name": "cafe\u0301 ü 测试", "nested": {"deep": ["a b", ""]}},
+    {},
+    None,
+]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def session(clean_database: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with create_sessionmaker(clean_database)() as opened:
+        yield opened
+
+
+async def _stored(session: AsyncSession, ids: list[uuid.UUID]) -> list[tuple[Any, ...]]:
+    """The rows as the database holds them (timestamps and ids as stored text on
+    SQLite), and their JSON as SQLAlchemy reads it back."""
+    raw = []
+    for row_id in ids:
+        found = await session.execute(
+            text(
+                "SELECT entity_type, entity_id, action, actor_email, created_at"
+                " FROM audit_logs WHERE id = :id"
+            ),
+            {"id": row_id.hex if session.get_bind().dialect.name == "sqlite" else row_id},
+        )
+        changes = await session.scalar(select(AuditLog.changes).where(AuditLog.id == row_id))
+        raw.append((*found.one(), changes))
+    return raw
+
+
+async def test_bulk_rows_are_stored_as_the_orm_stores_them(session: AsyncSession) -> None:
+    orm_ids, many_ids, rows_ids = [], [], []
+    many: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
+    for index, (given, moment) in enumerate(MOMENTS):
+        changes = CHANGES[index % len(CHANGES)]
+        entity = uuid.uuid4() if index % 3 else None
+        email = f"rené.{index}@lab.example"
+        orm_ids.append(new_id())
+        session.add(
+            AuditLog(
+                id=orm_ids[-1],
+                entity_type="file",
+                entity_id=entity,
+                action="harvest",
+                actor_email=email,
+                changes=changes,
+                created_at=moment,
+            )
+        )
+        many_ids.append(new_id())
+        if isinstance(given, datetime):
+            many.append(
+                {
+                    "id": many_ids[-1],
+                    "entity_type": "file",
+                    "entity_id": entity,
+                    "action": "harvest",
+                    "actor_email": email,
+                    "changes": changes,
+                    "created_at": given,
+                }
+            )
+        else:  # insert_many takes datetimes; microseconds go through insert_rows only
+            many_ids.pop()
+        rows_ids.append(new_id())
+        rows.append((rows_ids[-1], entity, email, changes, given))
+    await session.flush()
+    await insert_many(session, AuditLog, many)
+    await insert_rows(
+        session,
+        AuditLog,
+        ("id", "entity_id", "actor_email", "changes", "created_at"),
+        rows,
+        {"entity_type": "file", "action": "harvest"},
+    )
+    await session.commit()
+
+    expected = await _stored(session, orm_ids)
+    assert await _stored(session, rows_ids) == expected
+    by_moment = [
+        e for e, (given, _) in zip(expected, MOMENTS, strict=True) if isinstance(given, datetime)
+    ]
+    assert await _stored(session, many_ids) == by_moment
+    loaded = {a.id: a.created_at for a in await session.scalars(select(AuditLog))}
+    assert [loaded[i] for i in rows_ids] == [moment for _, moment in MOMENTS]
+
+
+async def test_a_value_is_shared_by_rows_only_when_it_is_the_same_object(
+    session: AsyncSession,
+) -> None:
+    """Values every row has are bound once; equal is not enough: 1 == True, and so
+    {"flag": 1} == {"flag": True}."""
+    now = datetime.now(UTC)
+    given = [{"flag": 1}, {"flag": True}, {"flag": 1.0}]
+    rows = [
+        {"id": new_id(), "entity_type": "file", "action": "x", "changes": c, "created_at": now}
+        for c in given
+    ]
+    await insert_many(session, AuditLog, rows)
+    await session.commit()
+    stored = {a.id: a.changes for a in await session.scalars(select(AuditLog))}
+    assert [stored[row["id"]] for row in rows] == given
+    assert [type(stored[row["id"]]["flag"]) for row in rows] == [int, bool, float]
+
+
+async def test_rows_without_their_id_are_refused_and_nothing_is_written(
+    session: AsyncSession,
+) -> None:
+    with pytest.raises(ValueError, match="need their id"):
+        await insert_rows(
+            session, AuditLog, ("entity_type", "action"), [("file", "x")], {"changes": None}
+        )
+    assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
+
+
+async def test_a_value_bulk_inserts_cannot_store_is_an_error(session: AsyncSession) -> None:
+    with pytest.raises(TypeError):
+        await insert_rows(
+            session,
+            AuditLog,
+            ("id", "entity_type", "action", "changes"),
+            [(new_id(), "file", "x", {"when": object()})],
+        )
+    assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
