@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from streamweave.db.bulk import insert_many, insert_rows
 from streamweave.db.engine import create_sessionmaker
 from streamweave.db.ids import new_id
-from streamweave.db.models import AuditLog
+from streamweave.db.models import AuditLog, FileRecord, Instrument
+from streamweave.services.catalog import prepare_files
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -160,3 +161,38 @@ async def test_a_value_bulk_inserts_cannot_store_is_an_error(session: AsyncSessi
             [(new_id(), "file", "x", {"when": object()})],
         )
     assert await session.scalar(select(func.count()).select_from(AuditLog)) == 0
+
+
+async def test_file_records_are_numbered_when_added_not_when_prepared(
+    session: AsyncSession,
+) -> None:
+    """A harvest prepares the next batch's rows while the previous batch writes: the
+    positions (``seq``) must follow the order of the writes, dense, whatever the order
+    the batches were prepared in."""
+    instrument = Instrument(name="nmr-600")
+    session.add(instrument)
+    await session.commit()
+    dialect = session.get_bind().dialect
+
+    def files(prefix: str, count: int) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": new_id(),
+                "persistent_id": f"ark:/99999/fk4{prefix}{index:04d}",
+                "instrument_id": instrument.id,
+                "source_path": f"{prefix}/{index}.dat",
+                "filename": f"{index}.dat",
+                "source_mtime": 1_763_803_801_000_000 + index,
+            }
+            for index in range(count)
+        ]
+
+    early, late = files("early", 3), files("late", 2)
+    prepared_early = prepare_files(dialect, early)
+    prepared_late = prepare_files(dialect, late)
+    await prepared_late.add(session)
+    await prepared_early.add(session)
+    await session.commit()
+    found = await session.execute(select(FileRecord.source_path, FileRecord.seq))
+    seq = {path: number for path, number in found.tuples()}
+    assert [seq[row["source_path"]] for row in late + early] == [1, 2, 3, 4, 5]

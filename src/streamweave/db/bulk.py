@@ -132,17 +132,23 @@ class Insert:
     parameters: tuple[Any, ...] = ()
     # PostgreSQL: the records COPY sends.
     records: list[tuple[Any, ...]] = field(default_factory=list)
+    # The place in ``columns`` of a column numbered when the rows are sent (``run``'s
+    # ``first``); its values here are offsets from that first number.
+    numbered: int | None = None
 
-    async def run(self, session: AsyncSession) -> None:
+    async def run(self, session: AsyncSession, first: int = 0) -> None:
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
+            records, at = self.records, self.numbered
+            if at is not None:
+                records = [(*r[:at], first + r[at], *r[at + 1 :]) for r in records]
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
-            await driver.copy_records_to_table(
-                self.table, records=self.records, columns=self.columns
-            )
+            await driver.copy_records_to_table(self.table, records=records, columns=self.columns)
             return
-        await connection.exec_driver_sql(self.statement, self.parameters)
+        # The numbered column's ``?`` comes first in the statement.
+        parameters = self.parameters if self.numbered is None else (first, *self.parameters)
+        await connection.exec_driver_sql(self.statement, parameters)
 
 
 async def insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -168,8 +174,11 @@ def _dialect(session: AsyncSession) -> Dialect:
     return session.get_bind().dialect
 
 
-def prepare_many(dialect: Dialect, model: Any, rows: Sequence[dict[str, Any]]) -> list[Insert]:
-    """``insert_many``'s statements, ready to run."""
+def prepare_many(
+    dialect: Dialect, model: Any, rows: Sequence[dict[str, Any]], numbered: str | None = None
+) -> list[Insert]:
+    """``insert_many``'s statements, ready to run. ``numbered``: an attribute left out of
+    ``rows``, numbered in row order from the ``first`` the statements are run with."""
     if not rows:
         return []
     _, columns = _columns(model)
@@ -177,8 +186,9 @@ def prepare_many(dialect: Dialect, model: Any, rows: Sequence[dict[str, Any]]) -
     # A key missing from some rows takes its default in each of them; the primary key
     # always does (one id per row), the other absent columns once, in ``prepare_rows``.
     used = [c for c in columns if c.attribute in present or c.primary_key]
-    inserts = []
-    for part in chunks(rows, ROWS_PER_STATEMENT):
+    inserts: list[Insert] = []
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[start : start + ROWS_PER_STATEMENT]
         names: list[str] = []
         columns_values: list[list[Any]] = []
         shared: dict[str, Any] = {}
@@ -192,8 +202,11 @@ def prepare_many(dialect: Dialect, model: Any, rows: Sequence[dict[str, Any]]) -
             else:
                 names.append(column.attribute)
                 columns_values.append(values)
+        if numbered is not None:
+            names.append(numbered)
+            columns_values.append(list(range(start, start + len(part))))
         rows_ = list(zip(*columns_values, strict=True))
-        inserts += prepare_rows(dialect, model, names, rows_, shared)
+        inserts += prepare_rows(dialect, model, names, rows_, shared, numbered)
     return inserts
 
 
@@ -203,18 +216,16 @@ def prepare_rows(
     names: Sequence[str],
     rows: Sequence[Sequence[Any]],
     shared: dict[str, Any] | None = None,
+    numbered: str | None = None,
 ) -> list[Insert]:
     """Statements inserting ``rows``, each a tuple of values for the attributes
     ``names`` of ``model``, with the values in ``shared`` common to all of them. Columns
     in neither take their Python default, once; the primary key must be given.
+    ``numbered``: one of ``names`` whose values are offsets from the ``first`` number
+    the statements are run with.
 
     Timestamp columns take a ``datetime`` or whole microseconds since the epoch (what
-    listings and entries carry), so that a batch needs no datetime per file.
-
-    On SQLite the rows travel as one JSON document that ``INSERT ... SELECT`` unpacks in
-    a single step of the database, without the GIL: executemany takes the GIL back for
-    every row, and waits for it whenever the event loop is busy (a batch of 2,000 rows
-    took ten times as long while the next batch was being copied)."""
+    listings and entries carry), so that a batch needs no datetime per file."""
     if not rows:
         return []
     table, columns = _columns(model)
@@ -232,6 +243,7 @@ def prepare_rows(
     converters = _converters(model, dialect)
     tail = tuple(_convert([shared[c.attribute]], converters[c.name])[0] for c in constant)
     columns_ = tuple(c.name for c in (*varying, *constant))
+    at = None if numbered is None else list(names).index(numbered)
     if dialect.name == "postgresql":
         inserts = []
         for part in chunks(rows, ROWS_PER_STATEMENT):
@@ -240,9 +252,9 @@ def prepare_rows(
                 for c, values in zip(varying, zip(*part, strict=True), strict=True)
             ]
             records = [(*row, *tail) for row in zip(*converted, strict=True)]
-            inserts.append(Insert(table.name, columns_, records=records))
+            inserts.append(Insert(table.name, columns_, records=records, numbered=at))
         return inserts
-    return _sqlite_inserts(dialect, table, varying, constant, tail, rows)
+    return _sqlite_inserts(dialect, table, varying, constant, tail, rows, at)
 
 
 def _sqlite_inserts(
@@ -252,6 +264,7 @@ def _sqlite_inserts(
     constant: list[_Column],
     tail: tuple[Any, ...],
     rows: Sequence[Sequence[Any]],
+    numbered: int | None,
 ) -> list[Insert]:
     """``INSERT INTO t (...) SELECT column1, ..., ? FROM (VALUES (?, ...), ...)``: the
     rows are bound, up to SQLite's limit of bound values, and one step of the database
@@ -265,7 +278,7 @@ def _sqlite_inserts(
     head = (
         f"INSERT INTO {quote(table.name)}"  # noqa: S608
         f" ({', '.join(quote(c.name) for c in (*varying, *constant))})"
-        f" SELECT {', '.join(_sqlite_value(kinds[c.name], i + 1) for i, c in enumerate(varying))}"
+        f" SELECT {', '.join(_sqlite_values(kinds, varying, numbered))}"
         f"{', ?' * len(constant)} FROM (VALUES "
     )
     row_marks = f"({', '.join('?' * len(varying))})"
@@ -279,8 +292,17 @@ def _sqlite_inserts(
         ]
         values = [value for row in zip(*converted, strict=True) for value in row]
         statement = head + ", ".join([row_marks] * len(part)) + ")"
-        inserts.append(Insert(table.name, columns, statement, (*tail, *values)))
+        inserts.append(Insert(table.name, columns, statement, (*tail, *values), numbered=numbered))
     return inserts
+
+
+def _sqlite_values(
+    kinds: dict[str, str], varying: list[_Column], numbered: int | None
+) -> list[str]:
+    values = [_sqlite_value(kinds[c.name], i + 1) for i, c in enumerate(varying)]
+    if numbered is not None:
+        values[numbered] = f"? + column{numbered + 1}"
+    return values
 
 
 def _sqlite_converter(column_type: Any, dialect: Dialect) -> Convert | None:

@@ -64,7 +64,7 @@ from streamweave.harvest.progress import HarvestSummary, Reporter, SilentReporte
 from streamweave.harvest.rules import Completion, CompletionRule, waits_for_others
 from streamweave.hooks import FileFacts, HookChain, PostOutcome
 from streamweave.identifiers.service import mint_unique
-from streamweave.services.catalog import add_files
+from streamweave.services.catalog import NewFiles, prepare_files
 from streamweave.services.hook_specs import hook_specs_for
 from streamweave.services.locations import source_location, storage_location
 from streamweave.transfers import local, tree
@@ -104,6 +104,9 @@ TRANSFER_COLUMNS = (
     "completed_at",
     "error_message",
 )
+# The metadata of every new file record without any: never changed, and one object, so
+# that a batch binds it once.
+NO_METADATA: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -355,8 +358,7 @@ class Harvest:
         try:
             async with aclosing(plans):
                 async for plan, now in plans:
-                    await recorder.drain()  # one writer at a time (SQLite has one anyway)
-                    candidates = await self._settle(context, plan, now)
+                    candidates = await self._settle(context, plan, now, recorder.writing)
                     if candidates and not prepared:
                         # Worker start-up overlaps the rest of the planning; a run with
                         # nothing to copy never pays for it.
@@ -410,14 +412,18 @@ class Harvest:
         completion = Completion(rule, (f.path for f in listing), microseconds(now) or 0)
         return Planner(instrument.id, storage.id, completion, chain.pre_signature, now)
 
-    async def _settle(self, context: _Context, plan: Plan, now: datetime) -> list[Candidate]:
+    async def _settle(
+        self, context: _Context, plan: Plan, now: datetime, writing: asyncio.Lock
+    ) -> list[Candidate]:
         """Write one page of the plan with the pre-transfer hooks' verdicts on its
-        candidates, and mint their identifiers: what is left is ready to copy."""
+        candidates, and mint their identifiers: what is left is ready to copy. Its
+        entries are not those of the batches being recorded meanwhile; the writes take
+        turns with theirs."""
         _count(context.summary, plan)
         kept, writes = await self._pre_hooks(context, plan.candidates)
         await self._mint(kept)
         if plan.has_writes or writes.inserts or writes.updates:
-            async with self.sessions() as session:
+            async with writing, self.sessions() as session:
                 await records.apply_plan(session, plan, now)
                 await writes.flush(session)
                 await lease.renew(
@@ -773,8 +779,7 @@ class BatchRows:
     """One batch's records, ready to write: what ``Recorder.prepare`` decided."""
 
     summary: HarvestSummary
-    # File records are numbered as they are inserted, in the transaction.
-    file_inserts: list[dict[str, Any]]
+    new_files: NewFiles
     file_updates: list[dict[str, Any]]
     # Files already on record whose flat metadata copy is replaced.
     metadata: dict[uuid.UUID, dict[str, Any]]
@@ -790,7 +795,7 @@ class BatchRows:
     async def write(self, session: AsyncSession) -> None:
         """Statements only, in the caller's transaction: nothing is read, decided or
         encoded here, so the next batch prepares while this one writes."""
-        await add_files(session, self.file_inserts)
+        await self.new_files.add(session)
         await records.update_file_records(session, self.file_updates)
         await records.replace_metadata_entries(session, self.metadata)
         # Before this batch's transfers exist: only earlier ones point at the old name.
@@ -851,27 +856,34 @@ class Recorder:
         for candidate, _, message in failed:
             changes = self.harvest._failure(context, candidate, message)
             writes.add(candidate, {**changes, "file_id": candidate.file_id})
+        grants = await self._grants(session, good)
         dialect = session.get_bind().dialect
+        # The event loop runs what waits between tables: the previous batch's write
+        # goes on after each of its statements, not after this whole batch.
+        await asyncio.sleep(0)
+        files = prepare_files(dialect, inserts)
+        await asyncio.sleep(0)
+        statements = prepare_rows(
+            dialect,
+            FileVersion,
+            (*VERSION_COLUMNS, self.column),
+            versions,
+            {"discovered_at": self.now},
+        )
+        await asyncio.sleep(0)
+        statements += self._transfers(dialect, batch, results, post, version_ids)
+        await asyncio.sleep(0)
+        statements += prepare_many(dialect, HarvestEntry, writes.inserts)
+        statements += prepare_many(dialect, AuditLog, self._audit_rows(good, failed))
         return BatchRows(
             summary=context.summary,
-            file_inserts=inserts,
+            new_files=files,
             file_updates=updates,
             metadata=metadata,
             moves=[(c.file_id, c.destination, target) for c, target in moved if c.file_id],
-            grants=await self._grants(session, good),
+            grants=grants,
             entry_updates=writes.updates,
-            inserts=[
-                *prepare_rows(
-                    dialect,
-                    FileVersion,
-                    (*VERSION_COLUMNS, self.column),
-                    versions,
-                    {"discovered_at": self.now},
-                ),
-                *self._transfers(dialect, batch, results, post, version_ids),
-                *prepare_many(dialect, HarvestEntry, writes.inserts),
-                *prepare_many(dialect, AuditLog, self._audit_rows(good, failed)),
-            ],
+            inserts=statements,
             completed=len(good),
             bytes=sum(r.bytes for r in results),
         )
@@ -912,15 +924,15 @@ class Recorder:
                 candidate.version = current.version + 1 if current else 1
                 ids[id(candidate)] = next(fresh)
                 versions.append(self._version_row(candidate, result, ids[id(candidate)]))
-            values = self._record_values(candidate, result, dict(outcome.metadata))
             if id(candidate) in new_files:
-                inserts.append(self._new_record(candidate, values))
+                inserts.append(self._new_record(candidate, result, dict(outcome.metadata)))
             else:
+                values = self._record_values(candidate, result, dict(outcome.metadata))
                 updates.append({"id": candidate.file_id, **values})
                 metadata[candidate.file_id] = values["metadata_"]
         for candidate, _, _ in failed:
             if id(candidate) in new_files:
-                inserts.append(self._new_record(candidate, {"current_version": 0}))
+                inserts.append(self._new_record(candidate, None, {}))
         return inserts, updates, versions, metadata, ids
 
     def _version_row(
@@ -952,8 +964,11 @@ class Recorder:
             "updated_at": self.now,
         }
 
-    def _new_record(self, candidate: Candidate, values: dict[str, Any]) -> dict[str, Any]:
-        return {
+    def _new_record(
+        self, candidate: Candidate, result: CopyResult | None, metadata: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A new file's record; without a verified ``result``, at version 0."""
+        row = {
             "id": candidate.file_id,
             "persistent_id": candidate.file_ark,
             "persistent_id_type": "ark",
@@ -961,12 +976,20 @@ class Recorder:
             "source_path": candidate.path,
             "filename": posixpath.basename(candidate.path),
             "size_bytes": candidate.size,
-            "source_mtime": from_us(candidate.mtime_us),
+            "source_mtime": candidate.mtime_us,  # bulk inserts take microseconds
             "first_discovered_at": self.now,
             "updated_at": self.now,
-            "metadata_": {},
-            **values,
+            # One object for every file without metadata: the batch binds it once.
+            "metadata_": metadata or NO_METADATA,
+            "current_version": 0,
         }
+        if result is not None:
+            row.update(
+                size_bytes=result.bytes,
+                current_version=candidate.version,
+                **{self.column: result.source_checksum},
+            )
+        return row
 
     def _transfers(
         self,

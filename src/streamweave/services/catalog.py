@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from streamweave.db.bulk import chunks, insert_many
+from streamweave.db.bulk import Insert, chunks, prepare_many
 from streamweave.db.ids import new_id
 from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
 from streamweave.db.positions import FILES_COUNTER, UNPLACED, claim_positions, renumber, reserve
@@ -27,18 +29,35 @@ def metadata_rows(file_id: uuid.UUID, metadata: dict[str, Any]) -> list[dict[str
     ]
 
 
-async def add_files(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    """Insert file records (dicts of FileRecord columns, ``id`` included), numbered in order,
-    with the flat copy of their top-level scalar metadata that metadata filters search."""
-    if not rows:
-        return
-    last = await session.run_sync(lambda s: reserve(s.connection(), FILES_COUNTER, len(rows)))
-    first = last - len(rows) + 1
-    for offset, row in enumerate(rows):
-        row["seq"] = first + offset
-    await insert_many(session, FileRecord, rows)
+@dataclass(frozen=True)
+class NewFiles:
+    """File records ready to insert (``prepare_files``): they are numbered when they
+    are added, in the transaction that adds them, so that positions stay dense."""
+
+    count: int
+    inserts: list[Insert]
+
+    async def add(self, session: AsyncSession) -> None:
+        if not self.count:
+            return
+        last = await session.run_sync(lambda s: reserve(s.connection(), FILES_COUNTER, self.count))
+        for statement in self.inserts:
+            await statement.run(session, first=last - self.count + 1)
+
+
+def prepare_files(dialect: Dialect, rows: list[dict[str, Any]]) -> NewFiles:
+    """File records (dicts of FileRecord columns, ``id`` included, ``seq`` left out),
+    numbered in order, with the flat copy of their top-level scalar metadata that
+    metadata filters search; converted and encoded ahead of their transaction."""
     entries = [e for row in rows for e in metadata_rows(row["id"], row.get("metadata_") or {})]
-    await insert_many(session, FileMetadataEntry, entries)
+    inserts = prepare_many(dialect, FileRecord, rows, numbered="seq")
+    # Entries after their files, for the foreign key; never numbered.
+    return NewFiles(len(rows), [*inserts, *prepare_many(dialect, FileMetadataEntry, entries)])
+
+
+async def add_files(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Insert file records as ``prepare_files`` describes."""
+    await prepare_files(session.get_bind().dialect, rows).add(session)
 
 
 async def grant_files(
