@@ -13,7 +13,7 @@ import pytest_asyncio
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from streamweave.db.bulk import insert_many, insert_rows
+from streamweave.db.bulk import insert_many, prepare_rows
 from streamweave.db.engine import create_sessionmaker
 from streamweave.db.ids import new_id
 from streamweave.db.models import AuditLog, FileRecord, Instrument
@@ -41,6 +41,11 @@ CHANGES: list[dict[str, Any] | None] = [
     {},
     None,
 ]
+
+
+async def insert_rows(session: AsyncSession, model: Any, *arguments: Any) -> None:
+    for statement in prepare_rows(session.get_bind().dialect, model, *arguments):
+        await statement.run(session)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -85,10 +85,6 @@ def _converter(column_type: Any, dialect: Dialect) -> Convert | None:
     process = column_type._cached_bind_processor(dialect)
     if process is None:
         return None
-    if isinstance(column_type, Uuid) and process(_PROBE) == _PROBE.hex:
-        # Ids are unique per row: nothing to share, and hashing a UUID costs more than
-        # reading its hex form.
-        return lambda values: [None if value is None else value.hex for value in values]
     if isinstance(column_type, UTCDateTime):
         return partial(_memoized, process=partial(_timestamp, process=process))
     return partial(_memoized, process=process)
@@ -113,8 +109,8 @@ _PROBE_TIMES = (
 
 
 def _sqlite_timestamp(value: datetime) -> str:
-    """UTCDateTime's bind value on SQLite (checked against it on probes before use), at a
-    third of the cost: files' timestamps are distinct, so memoizing does not help them."""
+    """UTCDateTime's stored form on SQLite, which ``_sqlite_value``'s SQL writes: checked
+    against SQLAlchemy's own processor on probes (``_sqlite_kinds``)."""
     if value.tzinfo is not UTC:
         value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:26]
@@ -155,18 +151,6 @@ async def insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str
     """Insert ``rows`` (dicts keyed by ``model``'s attribute names; keys may differ from
     row to row, missing ones take the column's Python default or NULL)."""
     for insert in prepare_many(_dialect(session), model, rows):
-        await insert.run(session)
-
-
-async def insert_rows(
-    session: AsyncSession,
-    model: Any,
-    names: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    shared: dict[str, Any] | None = None,
-) -> None:
-    """Insert ``rows`` as ``prepare_rows`` describes."""
-    for insert in prepare_rows(_dialect(session), model, names, rows, shared):
         await insert.run(session)
 
 
