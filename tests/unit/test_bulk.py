@@ -1,5 +1,5 @@
-"""Bulk inserts store exactly what the ORM stores, on SQLite (one INSERT ... SELECT over
-a JSON document) and on PostgreSQL (COPY)."""
+"""Bulk inserts store exactly what the ORM stores, on SQLite (INSERT ... SELECT over a
+multi-row VALUES list) and on PostgreSQL (COPY)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest_asyncio
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from streamweave.db import bulk
 from streamweave.db.bulk import insert_many, prepare_rows
 from streamweave.db.engine import create_sessionmaker
 from streamweave.db.ids import new_id
@@ -201,3 +202,37 @@ async def test_file_records_are_numbered_when_added_not_when_prepared(
     found = await session.execute(select(FileRecord.source_path, FileRecord.seq))
     seq = {path: number for path, number in found.tuples()}
     assert [seq[row["source_path"]] for row in late + early] == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("limit", range(30, 46))
+async def test_numbered_rows_in_many_statements_stay_within_the_bound_values_limit(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    """Rows are split into statements at SQLite's limit of bound values (at COPY's
+    chunk size on PostgreSQL); the numbered column's first number is one of those
+    values, and the numbers run on across statements."""
+    monkeypatch.setattr(bulk, "SQLITE_BOUND_VALUES", limit)
+    monkeypatch.setattr(bulk, "ROWS_PER_STATEMENT", 7)
+    instrument = Instrument(name=f"tem-{limit}")
+    session.add(instrument)
+    await session.commit()
+    rows = [
+        {
+            "id": new_id(),
+            "persistent_id": f"ark:/99999/fk4l{limit}n{index:03d}",
+            "instrument_id": instrument.id,
+            "source_path": f"grid/{index:03d}.tif",
+            "filename": f"{index:03d}.tif",
+            "size_bytes": index,
+        }
+        for index in range(23)
+    ]
+    prepared = prepare_files(session.get_bind().dialect, rows)
+    assert len(prepared.inserts) > 1
+    for statement in prepared.inserts:
+        assert len(statement.parameters) + (statement.numbered is not None) <= limit
+    await prepared.add(session)
+    await session.commit()
+    found = await session.execute(select(FileRecord.source_path, FileRecord.seq))
+    seq = {path: number for path, number in found.tuples()}
+    assert [seq[row["source_path"]] for row in rows] == list(range(1, 24))

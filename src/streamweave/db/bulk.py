@@ -3,9 +3,10 @@
 
 SQLAlchemy's Core executemany spends more time building each row's parameters than
 the database spends storing it. Here rows are plain tuples, values shared by every
-row are bound once, and each column's conversion (the dialect's own bind processor:
-UUIDs, UTC timestamps, JSON) is looked up once per statement and applied in a tight
-loop over the column. The rows join the caller's transaction like any other statement.
+row are bound once, and each column is converted in a tight loop over the column: by
+the dialect's own bind processor, except on SQLite for ids (hex) and timestamps
+(microseconds, formatted by SQLite), both checked against it. The rows join the
+caller's transaction like any other statement.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from streamweave.db.base import Base, UTCDateTime
 
 ROWS_PER_STATEMENT = 10_000
-# Bound values per SQLite statement: its limit (SQLITE_MAX_VARIABLE_NUMBER) since 3.32.
+# Bound values per SQLite statement: its default limit (SQLITE_MAX_VARIABLE_NUMBER) since
+# 3.32, which Debian's and Python's builds keep.
 SQLITE_BOUND_VALUES = 32_766
 # Values per lookup statement: bounds the JSON document and the result.
 VALUES_PER_LOOKUP = 30_000
@@ -266,7 +268,9 @@ def _sqlite_inserts(
         f"{', ?' * len(constant)} FROM (VALUES "
     )
     row_marks = f"({', '.join('?' * len(varying))})"
-    per_statement = max(1, (SQLITE_BOUND_VALUES - len(constant)) // max(1, len(varying)))
+    # The numbered column's first number is bound too.
+    room = SQLITE_BOUND_VALUES - len(constant) - (numbered is not None)
+    per_statement = max(1, room // max(1, len(varying)))
     columns = tuple(c.name for c in (*varying, *constant))
     inserts = []
     for part in chunks(rows, per_statement):

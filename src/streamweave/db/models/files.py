@@ -31,8 +31,8 @@ class FileRecord(IdMixin, Base):
         ),
     )
 
-    # Dense list position (1, 2, 3...) in discovery order: page k of the full list is a
-    # seek, and the count is the counter's value. File records are never deleted.
+    # Dense list position (1, 2, 3...) in the order files are recorded: page k of the
+    # full list is a seek, and the count is the counter's value. Never deleted.
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     persistent_id: Mapped[str] = mapped_column(String(200), unique=True)
     persistent_id_type: Mapped[str] = mapped_column(String(16), default="ark")
