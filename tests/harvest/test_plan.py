@@ -13,7 +13,7 @@ import pytest
 
 from streamweave.harvest.plan import Known, Listed, Plan, Planner
 from streamweave.harvest.rules import Completion, CompletionRule, waits_for_others
-from streamweave.transfers.base import microseconds
+from streamweave.timestamps import microseconds
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
 MTIME = 1_700_000_000_000_000

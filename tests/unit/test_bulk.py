@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import aiosqlite
 import pytest
 import pytest_asyncio
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from streamweave.db import bulk
-from streamweave.db.bulk import insert_many, prepare_rows
+from streamweave.db.bulk import insert_many, prepare_many, prepare_rows, run_inserts
 from streamweave.db.engine import create_sessionmaker
 from streamweave.db.ids import new_id
 from streamweave.db.models import AuditLog, FileRecord, Instrument
@@ -45,8 +47,7 @@ CHANGES: list[dict[str, Any] | None] = [
 
 
 async def insert_rows(session: AsyncSession, model: Any, *arguments: Any) -> None:
-    for statement in prepare_rows(session.get_bind().dialect, model, *arguments):
-        await statement.run(session)
+    await run_inserts(session, prepare_rows(session.get_bind().dialect, model, *arguments))
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -236,3 +237,55 @@ async def test_numbered_rows_in_many_statements_stay_within_the_bound_values_lim
     found = await session.execute(select(FileRecord.source_path, FileRecord.seq))
     seq = {path: number for path, number in found.tuples()}
     assert [seq[row["source_path"]] for row in rows] == list(range(1, 24))
+
+
+def _audit_rows(action: str, count: int) -> list[dict[str, Any]]:
+    return [
+        {"id": new_id(), "action": action, "entity_type": "file", "entity_id": new_id()}
+        for index in range(count)
+    ]
+
+
+async def test_many_inserts_on_sqlite_are_one_call_on_the_connections_thread(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each call to aiosqlite's thread waits for the event loop to come back: a batch's
+    statements go in one (and aiosqlite still runs calls through ``_execute``)."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("SQLite's driver only: PostgreSQL sends each COPY to the server")
+    monkeypatch.setattr(bulk, "ROWS_PER_STATEMENT", 4)
+    inserts = prepare_many(session.get_bind().dialect, AuditLog, _audit_rows("one-call", 10))
+    assert len(inserts) == 3
+    await session.connection()
+    calls: list[Any] = []
+    execute = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(fn)
+        return await execute(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    await run_inserts(session, inserts)
+    assert len(calls) == 1
+    monkeypatch.undo()
+    await session.commit()
+    stored = await session.scalar(
+        select(func.count()).select_from(AuditLog).where(AuditLog.action == "one-call")
+    )
+    assert stored == 10
+
+
+async def test_a_duplicate_among_many_inserts_is_an_integrity_error_and_rolls_back(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "ROWS_PER_STATEMENT", 4)
+    rows = _audit_rows("duplicate", 6)
+    rows.append({**rows[0], "entity_id": new_id()})
+    inserts = prepare_many(session.get_bind().dialect, AuditLog, rows)
+    with pytest.raises(IntegrityError):
+        await run_inserts(session, inserts)
+    await session.rollback()
+    stored = await session.scalar(
+        select(func.count()).select_from(AuditLog).where(AuditLog.action == "duplicate")
+    )
+    assert stored == 0

@@ -12,18 +12,21 @@ caller's transaction like any other statement.
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache, partial
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import Column, Table, Uuid, inspect
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from streamweave.db.base import Base, UTCDateTime
+from streamweave.timestamps import from_microseconds, microseconds
 
 ROWS_PER_STATEMENT = 10_000
 # Bound values per SQLite statement: its default limit (SQLITE_MAX_VARIABLE_NUMBER) since
@@ -92,15 +95,9 @@ def _converter(column_type: Any, dialect: Dialect) -> Convert | None:
     return partial(_memoized, process=process)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
 def _timestamp(value: datetime | int, process: Callable[[Any], Any]) -> Any:
     """A timestamp column's value: a datetime, or microseconds since the epoch."""
-    if isinstance(value, int):
-        value = _EPOCH + value * _MICROSECOND
-    return process(value)
+    return process(from_microseconds(value) if isinstance(value, int) else value)
 
 
 _PROBE_TIMES = (
@@ -130,30 +127,83 @@ class Insert:
     parameters: tuple[Any, ...] = ()
     # PostgreSQL: the records COPY sends.
     records: list[tuple[Any, ...]] = field(default_factory=list)
-    # The place in ``columns`` of a column numbered when the rows are sent (``run``'s
+    # The place in ``columns`` of a column numbered when the rows are sent (``run_inserts``'s
     # ``first``); its values here are offsets from that first number.
     numbered: int | None = None
 
-    async def run(self, session: AsyncSession, first: int = 0) -> None:
-        connection = await session.connection()
-        if connection.dialect.name == "postgresql":
-            records, at = self.records, self.numbered
-            if at is not None:
-                records = [(*r[:at], first + r[at], *r[at + 1 :]) for r in records]
-            raw = await connection.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await driver.copy_records_to_table(self.table, records=records, columns=self.columns)
-            return
-        # The numbered column's ``?`` comes first in the statement.
-        parameters = self.parameters if self.numbered is None else (first, *self.parameters)
-        await connection.exec_driver_sql(self.statement, parameters)
+    def numbered_from(self, first: int) -> Insert:
+        """These rows with the numbered column's offsets counted from ``first``."""
+        at = self.numbered
+        if at is None:
+            return self
+        if not self.statement:  # PostgreSQL: the values themselves
+            records = [(*r[:at], first + r[at], *r[at + 1 :]) for r in self.records]
+            return replace(self, records=records, numbered=None)
+        # SQLite: the statement adds its ``?`` (the first of its values) to each offset.
+        return replace(self, parameters=(first, *self.parameters), numbered=None)
+
+
+async def run_inserts(session: AsyncSession, inserts: Sequence[Insert], first: int = 0) -> None:
+    """Send ``inserts`` in order, in the caller's transaction; a numbered column counts
+    from ``first``.
+
+    On SQLite all of them go in one call to the thread that owns the connection. Each
+    call there is a round trip through the event loop, and while the loop is busy (a
+    harvest prepares its next batch as this one is written) every round trip waits:
+    a harvest batch's twenty of them cost as much as its rows."""
+    if not inserts:
+        return
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    ready = [insert.numbered_from(first) for insert in inserts]
+    if connection.dialect.name == "postgresql":
+        if not driver.is_in_transaction():
+            # SQLAlchemy's adapter begins the transaction with its first statement: a
+            # COPY sent before it would commit on its own, whatever fails afterwards.
+            await connection.exec_driver_sql("SELECT 1")
+        for insert in ready:
+            try:
+                await driver.copy_records_to_table(
+                    insert.table, records=insert.records, columns=insert.columns
+                )
+            except raw.dbapi.asyncpg.PostgresError as exc:
+                _raise_as_sqlalchemy(raw, f"COPY {insert.table}", exc)
+        return
+    statements = [(insert.statement, insert.parameters) for insert in ready]
+    # aiosqlite's own methods run on its thread through ``_execute``; it has no public
+    # way to run several statements in one call (tests/unit/test_bulk.py checks it).
+    await driver._execute(_execute_all, driver._conn, statements)
+
+
+def _raise_as_sqlalchemy(raw: Any, statement: str, exc: Exception) -> NoReturn:
+    """asyncpg's error as SQLAlchemy raises it for its own statements (an
+    ``IntegrityError`` for a duplicate): the adapter translates it, then SQLAlchemy."""
+    try:
+        raw._handle_exception(exc)
+    except raw.dbapi.Error as translated:
+        raise DBAPIError.instance(statement, None, translated, raw.dbapi.Error) from exc
+    raise exc
+
+
+def _execute_all(
+    database: sqlite3.Connection, statements: list[tuple[str, tuple[Any, ...]]]
+) -> None:
+    """On the connection's thread. Errors as SQLAlchemy raises them elsewhere
+    (``IntegrityError`` for a duplicate), with the statement and not its values."""
+    for statement, parameters in statements:
+        try:
+            database.execute(statement, parameters).close()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(
+                statement.split(" SELECT ", 1)[0], None, exc, sqlite3.Error
+            ) from exc
 
 
 async def insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts keyed by ``model``'s attribute names; keys may differ from
     row to row, missing ones take the column's Python default or NULL)."""
-    for insert in prepare_many(_dialect(session), model, rows):
-        await insert.run(session)
+    await run_inserts(session, prepare_many(_dialect(session), model, rows))
 
 
 def _dialect(session: AsyncSession) -> Dialect:
@@ -300,16 +350,11 @@ def _sqlite_converter(column_type: Any, dialect: Dialect) -> Convert | None:
     if isinstance(column_type, Uuid):
         return lambda values: [None if value is None else value.hex for value in values]
     if isinstance(column_type, UTCDateTime):
-        return lambda values: [_microseconds(value) for value in values]
+        # Given as microseconds already (listings, entries), or as datetimes.
+        return lambda values: [
+            v if v is None or isinstance(v, int) else microseconds(v) for v in values
+        ]
     return _converter(column_type, dialect)
-
-
-def _microseconds(value: datetime | int | None) -> int | None:
-    if value is None or isinstance(value, int):
-        return value
-    if value.tzinfo is None:  # UTC, as UTCDateTime takes it
-        value = value.replace(tzinfo=UTC)
-    return (value - _EPOCH) // _MICROSECOND
 
 
 def _sqlite_value(kind: str, number: int) -> str:

@@ -28,7 +28,8 @@ from streamweave.db.ids import new_id
 from streamweave.db.models import FileRecord, HarvestEntry, HarvestSchedule
 from streamweave.errors import ConfigurationError
 from streamweave.harvest import records
-from streamweave.transfers.base import Adapter, Location, microseconds
+from streamweave.timestamps import microseconds
+from streamweave.transfers.base import Adapter, Location
 from streamweave.transfers.errors import PathNotFound
 
 SETTING = "source_cleanup_after_hours"

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from streamweave.crypto import SecretBox
-from streamweave.db.bulk import Insert, insert_many, prepare_many, prepare_rows
+from streamweave.db.bulk import Insert, insert_many, prepare_many, prepare_rows, run_inserts
 from streamweave.db.ids import new_id, new_ids
 from streamweave.db.models import (
     AuditLog,
@@ -57,7 +57,6 @@ from streamweave.harvest.plan import (
     Listed,
     Plan,
     Planner,
-    from_us,
 )
 from streamweave.harvest.progress import HarvestSummary, Reporter, SilentReporter
 from streamweave.harvest.rules import Completion, CompletionRule, waits_for_others
@@ -66,6 +65,7 @@ from streamweave.identifiers.service import mint_unique
 from streamweave.services.catalog import NewFiles, prepare_files
 from streamweave.services.hook_specs import hook_specs_for
 from streamweave.services.locations import source_location, storage_location
+from streamweave.timestamps import from_microseconds, microseconds
 from streamweave.transfers import local, tree
 from streamweave.transfers.base import (
     LOCAL_KINDS,
@@ -74,7 +74,6 @@ from streamweave.transfers.base import (
     CopyResult,
     Location,
     Progress,
-    microseconds,
 )
 from streamweave.transfers.errors import (
     DestinationExists,
@@ -550,7 +549,9 @@ class Harvest:
         if self.options.before_batch is not None:
             self.options.before_batch()
         moved = await self._keep_previous_versions(context, batch)
-        items = [CopyItem(c.path, c.destination, c.size, from_us(c.mtime_us)) for c in batch]
+        items = [
+            CopyItem(c.path, c.destination, c.size, from_microseconds(c.mtime_us)) for c in batch
+        ]
         before = Progress(
             files_done=context.progress.files_done,
             files_failed=context.progress.files_failed,
@@ -636,7 +637,7 @@ class Harvest:
         return FileFacts(
             source_path=candidate.path,
             size=result.bytes,
-            mtime=from_us(candidate.mtime_us),
+            mtime=from_microseconds(candidate.mtime_us),
             destination_path=candidate.destination,
             metadata=dict(candidate.metadata),
             instrument_id=str(context.instrument.id),
@@ -792,13 +793,14 @@ class BatchRows:
     async def write(self, session: AsyncSession) -> None:
         """Statements only, in the caller's transaction: nothing is read, decided or
         encoded here, so the next batch prepares while this one writes."""
-        await self.new_files.add(session)
+        first = await self.new_files.number(session)
+        # Files already on record; before this batch's transfers exist, so that only
+        # earlier ones point at a moved version's old name.
         await records.update_file_records(session, self.file_updates)
         await records.replace_metadata_entries(session, self.metadata)
-        # Before this batch's transfers exist: only earlier ones point at the old name.
         await records.move_previous_versions(session, self.moves)
-        for insert in self.inserts:
-            await insert.run(session)
+        # Every new row at once (one call on SQLite): new files before what refers to them.
+        await run_inserts(session, [*self.new_files.inserts, *self.inserts], first)
         await records.grant(session, self.grants)
         await records.update_entries(session, self.entry_updates)
         self.summary.completed += self.completed
@@ -953,7 +955,7 @@ class Recorder:
         checksums[self.column] = result.source_checksum
         return {
             "size_bytes": result.bytes,
-            "source_mtime": from_us(candidate.mtime_us),
+            "source_mtime": from_microseconds(candidate.mtime_us),
             **checksums,
             "current_version": candidate.version,
             "metadata_": metadata,
@@ -1145,7 +1147,7 @@ def _pre_facts(instrument: Instrument, candidate: Candidate) -> FileFacts:
     return FileFacts(
         source_path=candidate.path,
         size=candidate.size,
-        mtime=from_us(candidate.mtime_us),
+        mtime=from_microseconds(candidate.mtime_us),
         destination_path=candidate.destination,
         metadata={},
         instrument_id=str(instrument.id),

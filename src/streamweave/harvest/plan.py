@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from streamweave.db.ids import new_id
 from streamweave.harvest.rules import Completion
-from streamweave.transfers.base import EPOCH, MICROSECOND, IndexEntry, microseconds
+from streamweave.timestamps import microseconds
+from streamweave.transfers.base import IndexEntry
 
 WAITING = "waiting"
 PENDING = "pending"
@@ -26,10 +27,6 @@ COMPLETED = "completed"
 FAILED = "failed"
 PERMANENTLY_FAILED = "permanently_failed"
 SKIPPED = "skipped"
-
-
-def from_us(value: int | None) -> datetime | None:
-    return None if value is None else EPOCH + value * MICROSECOND
 
 
 # A listed file: (path, size, mtime in microseconds), as the adapter indexed it.

@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from streamweave.db.bulk import Insert, chunks, prepare_many
+from streamweave.db.bulk import Insert, chunks, prepare_many, run_inserts
 from streamweave.db.ids import new_id
 from streamweave.db.models import FileAccessGrant, FileMetadataEntry, FileRecord
 from streamweave.db.positions import FILES_COUNTER, UNPLACED, claim_positions, renumber, reserve
@@ -37,12 +37,16 @@ class NewFiles:
     count: int
     inserts: list[Insert]
 
-    async def add(self, session: AsyncSession) -> None:
+    async def number(self, session: AsyncSession) -> int:
+        """Take the files' positions in ``session``'s transaction: the first of them, for
+        ``run_inserts`` (the counter's row stays locked until the transaction ends)."""
         if not self.count:
-            return
+            return 0
         last = await session.run_sync(lambda s: reserve(s.connection(), FILES_COUNTER, self.count))
-        for statement in self.inserts:
-            await statement.run(session, first=last - self.count + 1)
+        return last - self.count + 1
+
+    async def add(self, session: AsyncSession) -> None:
+        await run_inserts(session, self.inserts, await self.number(session))
 
 
 def prepare_files(dialect: Dialect, rows: list[dict[str, Any]]) -> NewFiles:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, NamedTuple, Protocol
 
+from streamweave.timestamps import microseconds
 from streamweave.transfers.errors import TransferError
 
 # Location kinds that are paths on this machine (mounted NFS included).
 LOCAL_KINDS = frozenset({"local", "posix", "nfs"})
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 
 
 def no_secrets() -> Mapping[str, Any]:
@@ -85,11 +83,6 @@ def index_of(entries: list[Entry]) -> list[IndexEntry]:
     found = [IndexEntry(e.path, e.size, microseconds(e.mtime)) for e in entries if not e.is_dir]
     found.sort()
     return found
-
-
-def microseconds(moment: datetime | None) -> int | None:
-    """Exact microseconds since the epoch (no float rounding: equal in, equal out)."""
-    return None if moment is None else (moment - EPOCH) // MICROSECOND
 
 
 @dataclass(frozen=True)
