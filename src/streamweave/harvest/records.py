@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
 from collections import defaultdict
@@ -98,7 +96,8 @@ async def read_known(
 ) -> AsyncIterator[Sequence[Glance]]:
     """Every entry of this instrument and storage at a glance, in path order, a page
     per query (by key, so the caller can write between pages without a cursor held
-    open)."""
+    open). Safe to read ahead of the writes: an entry inserted after a page was read
+    sorts at or before that page's last path, so no later page can miss it."""
     after = ""  # sorts before every path
     while True:
         async with sessions() as session:
@@ -150,43 +149,6 @@ def entry_reader(
         return found
 
     return read
-
-
-class ReadAhead:
-    """Pages of ``read_known`` fetched up to ``depth`` pages ahead in the background,
-    from the moment this is made: the first ones arrive while the source is still being
-    listed. Safe with ``read_known``: an entry the caller inserts after reading a page
-    sorts at or before that page's last path, so no later page (read by key, after it)
-    can miss it. ``aclose`` when done, read to the end or not."""
-
-    # 32 pages (160,000 entries, ~30 MB) arrive while 100,000 local files are listed:
-    # fewer, and the merge waits for the rest after the listing.
-    def __init__(self, pages: AsyncIterator[Sequence[Glance]], depth: int = 32) -> None:
-        self._queue: asyncio.Queue[Sequence[Glance] | BaseException | None]
-        self._queue = asyncio.Queue(depth)
-        self._task = asyncio.create_task(self._fill(pages))
-
-    async def _fill(self, pages: AsyncIterator[Sequence[Glance]]) -> None:
-        try:
-            async for page in pages:
-                await self._queue.put(page)
-            await self._queue.put(None)
-        except Exception as exc:  # raised to the reader, where it reads
-            await self._queue.put(exc)
-
-    def __aiter__(self) -> AsyncIterator[Sequence[Glance]]:
-        return self._pages()
-
-    async def _pages(self) -> AsyncIterator[Sequence[Glance]]:
-        while (item := await self._queue.get()) is not None:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    async def aclose(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
 
 
 async def refresh_statistics(session: AsyncSession) -> None:

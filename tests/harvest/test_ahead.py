@@ -1,4 +1,5 @@
-"""records.ReadAhead: known entries fetched while the source is being listed."""
+"""harvest.ahead.Ahead: known entries fetched while the source is being listed, plan
+pages settled while the previous one is copied."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from streamweave.harvest.records import ReadAhead
+from streamweave.harvest.ahead import Ahead
 
 
 class Source:
@@ -25,7 +26,7 @@ class Source:
 
 async def test_pages_are_fetched_before_they_are_asked_for_and_arrive_in_order() -> None:
     source = Source(10)
-    ahead = ReadAhead(source(), depth=3)
+    ahead = Ahead(source(), depth=3)
     await asyncio.sleep(0.01)  # the listing would run here
     assert source.fetched == 4  # three queued and one waiting to be
     pages = [page async for page in ahead]
@@ -34,7 +35,7 @@ async def test_pages_are_fetched_before_they_are_asked_for_and_arrive_in_order()
 
 
 async def test_an_error_while_fetching_is_raised_to_the_reader() -> None:
-    ahead = ReadAhead(Source(5, fail_at=2)(), depth=2)
+    ahead = Ahead(Source(5, fail_at=2)(), depth=2)
     read = []
     with pytest.raises(ConnectionError, match="database went away"):
         async for page in ahead:
@@ -45,7 +46,7 @@ async def test_an_error_while_fetching_is_raised_to_the_reader() -> None:
 
 async def test_closing_before_reading_stops_the_fetching() -> None:
     source = Source(100)
-    ahead = ReadAhead(source(), depth=2)
+    ahead = Ahead(source(), depth=2)
     await asyncio.sleep(0.01)
     await ahead.aclose()
     fetched = source.fetched
