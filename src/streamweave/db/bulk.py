@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache, partial
 from typing import Any, NoReturn, cast
 
-from sqlalchemy import Column, Table, Uuid, inspect
+from sqlalchemy import JSON, Column, Table, Uuid, inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,6 +92,9 @@ def _converter(column_type: Any, dialect: Dialect) -> Convert | None:
         return None
     if isinstance(column_type, UTCDateTime):
         return partial(_memoized, process=partial(_timestamp, process=process))
+    if isinstance(column_type, JSON):
+        # Equal documents are not the same document (1 == True == 1.0): each its own.
+        return lambda values: [None if value is None else process(value) for value in values]
     return partial(_memoized, process=process)
 
 
@@ -222,28 +225,24 @@ def prepare_many(
     # A key missing from some rows takes its default in each of them; the primary key
     # always does (one id per row), the other absent columns once, in ``prepare_rows``.
     used = [c for c in columns if c.attribute in present or c.primary_key]
-    inserts: list[Insert] = []
-    for start in range(0, len(rows), ROWS_PER_STATEMENT):
-        part = rows[start : start + ROWS_PER_STATEMENT]
-        names: list[str] = []
-        columns_values: list[list[Any]] = []
-        shared: dict[str, Any] = {}
-        for column in used:
-            values = _column_values(part, column)
-            first = values[0]
-            # A value every row has (the run, the batch's time) is bound once. The same
-            # object, not an equal one: 1 == True, and {"a": 1} == {"a": True}.
-            if not column.primary_key and all(value is first for value in values):
-                shared[column.attribute] = first
-            else:
-                names.append(column.attribute)
-                columns_values.append(values)
-        if numbered is not None:
-            names.append(numbered)
-            columns_values.append(list(range(start, start + len(part))))
-        rows_ = list(zip(*columns_values, strict=True))
-        inserts += prepare_rows(dialect, model, names, rows_, shared, numbered)
-    return inserts
+    names: list[str] = []
+    columns_values: list[list[Any]] = []
+    shared: dict[str, Any] = {}
+    for column in used:
+        values = _column_values(rows, column)
+        first = values[0]
+        # A value every row has (the run, the batch's time) is bound once. The same
+        # object, not an equal one: 1 == True, and {"a": 1} == {"a": True}.
+        if not column.primary_key and all(value is first for value in values):
+            shared[column.attribute] = first
+        else:
+            names.append(column.attribute)
+            columns_values.append(values)
+    if numbered is not None:
+        names.append(numbered)
+        columns_values.append(list(range(len(rows))))
+    tuples = list(zip(*columns_values, strict=True))
+    return prepare_rows(dialect, model, names, tuples, shared, numbered)
 
 
 def prepare_rows(
@@ -416,7 +415,7 @@ def _memoized(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
             if result is done:
                 result = done[value] = process(value)
             converted.append(result)
-    except TypeError:  # unhashable values (JSON documents): convert each one
+    except TypeError:  # unhashable values: convert each one
         return [None if value is None else process(value) for value in values]
     return converted
 
