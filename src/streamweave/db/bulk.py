@@ -170,7 +170,7 @@ async def run_inserts(session: AsyncSession, inserts: Sequence[Insert], first: i
                 await driver.copy_records_to_table(
                     insert.table, records=insert.records, columns=insert.columns
                 )
-            except raw.dbapi.asyncpg.PostgresError as exc:
+            except (raw.dbapi.asyncpg.PostgresError, raw.dbapi.asyncpg.InterfaceError) as exc:
                 _raise_as_sqlalchemy(raw, f"COPY {insert.table}", exc)
         return
     statements = [(insert.statement, insert.parameters) for insert in ready]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -93,7 +93,7 @@ async def read_known(
     instrument_id: uuid.UUID,
     storage_id: uuid.UUID,
     page: int = 5000,
-) -> AsyncIterator[Sequence[Glance]]:
+) -> AsyncGenerator[Sequence[Glance], None]:
     """Every entry of this instrument and storage at a glance, in path order, a page
     per query (by key, so the caller can write between pages without a cursor held
     open). Safe to read ahead of the writes: an entry inserted after a page was read
