@@ -206,11 +206,7 @@ def _execute_all(
 async def insert_many(session: AsyncSession, model: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts keyed by ``model``'s attribute names; keys may differ from
     row to row, missing ones take the column's Python default or NULL)."""
-    await run_inserts(session, prepare_many(_dialect(session), model, rows))
-
-
-def _dialect(session: AsyncSession) -> Dialect:
-    return session.get_bind().dialect
+    await run_inserts(session, prepare_many(session.get_bind().dialect, model, rows))
 
 
 def prepare_many(
@@ -282,10 +278,7 @@ def prepare_rows(
     if dialect.name == "postgresql":
         inserts = []
         for part in chunks(rows, ROWS_PER_STATEMENT):
-            converted = [
-                _convert(list(values), converters[c.name])
-                for c, values in zip(varying, zip(*part, strict=True), strict=True)
-            ]
+            converted = _converted_columns(part, varying, converters)
             records = [(*row, *tail) for row in zip(*converted, strict=True)]
             inserts.append(Insert(table.name, columns_, records=records, numbered=at))
         return inserts
@@ -323,10 +316,7 @@ def _sqlite_inserts(
     columns = tuple(c.name for c in (*varying, *constant))
     inserts = []
     for part in chunks(rows, per_statement):
-        converted = [
-            _convert(list(values), converters[c.name])
-            for c, values in zip(varying, zip(*part, strict=True), strict=True)
-        ]
+        converted = _converted_columns(part, varying, converters)
         values = [value for row in zip(*converted, strict=True) for value in row]
         statement = head + ", ".join([row_marks] * len(part)) + ")"
         inserts.append(Insert(table.name, columns, statement, (*tail, *values), numbered=numbered))
@@ -402,6 +392,18 @@ def _column_values(rows: Sequence[dict[str, Any]], column: _Column) -> list[Any]
 
 def _convert(values: list[Any], convert: Convert | None) -> list[Any]:
     return values if convert is None else convert(values)
+
+
+def _converted_columns(
+    rows: Sequence[Sequence[Any]],
+    varying: list[_Column],
+    converters: dict[str, Convert | None],
+) -> list[list[Any]]:
+    """``rows`` turned into columns, each converted in one pass."""
+    return [
+        _convert(list(values), converters[c.name])
+        for c, values in zip(varying, zip(*rows, strict=True), strict=True)
+    ]
 
 
 def _memoized(values: list[Any], process: Callable[[Any], Any]) -> list[Any]:
