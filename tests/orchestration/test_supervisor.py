@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import running
+
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's"
 )
@@ -27,14 +29,6 @@ time.sleep(120)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def test_a_child_is_stopped_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     supervisor = subprocess.Popen(
         [sys.executable, "-c", SUPERVISOR, str(tmp_path / "logs")],
@@ -46,15 +40,15 @@ def test_a_child_is_stopped_when_the_supervisor_is_killed(tmp_path: Path) -> Non
     try:
         assert supervisor.stdout is not None
         child = int(supervisor.stdout.readline())
-        assert _alive(child)
+        assert running(child)
         supervisor.send_signal(signal.SIGKILL)
         supervisor.wait(10)
         deadline = time.monotonic() + 10
-        while _alive(child) and time.monotonic() < deadline:
+        while running(child) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(child), "the child outlived its supervisor"
+        assert not running(child), "the child outlived its supervisor"
     finally:
         supervisor.kill()
         supervisor.wait()
-        if child and _alive(child):
+        if child and running(child):
             os.kill(child, signal.SIGKILL)

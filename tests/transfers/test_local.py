@@ -30,6 +30,7 @@ from streamweave.transfers.errors import (
 from streamweave.transfers.native import NativeAdapter
 from streamweave.transfers.registry import adapter_for
 from streamweave.transfers.streaming import RcloneAdapter
+from tests.processes import running
 
 NAMES = [
     "plain.dat",
@@ -480,15 +481,6 @@ if __name__ == "__main__":
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ")[-1].startswith("Z"))
-
-
 def test_copy_workers_end_when_their_harvest_is_killed(tmp_path: Path) -> None:
     """kill -9 of a harvest (an OOM kill, a crash trial) must not leave its copy
     workers running for ever."""
@@ -500,11 +492,11 @@ def test_copy_workers_end_when_their_harvest_is_killed(tmp_path: Path) -> None:
     try:
         assert owner.stdout is not None
         workers = [int(pid) for pid in owner.stdout.readline().split()]
-        assert workers and all(_alive(pid) for pid in workers)
+        assert workers and all(running(pid) for pid in workers)
     finally:
         owner.kill()
         owner.wait()
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if running(pid)]
