@@ -29,6 +29,7 @@ from cryptography.fernet import Fernet
 
 from streamweave.orchestration.server import free_port
 from tests.conftest import _pg_admin, postgres_database
+from tests.processes import session_members
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -121,6 +122,20 @@ class Stack:
                 raise AssertionError(f"{name} did not become healthy:\n{self.log(name)}")
             time.sleep(0.5)
 
+    def leftovers(self, timeout: float = 10) -> dict[int, str]:
+        """What still runs, ``timeout`` seconds at most after the services stopped, in
+        the sessions they started (what would die with their containers)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = {
+                pid: command
+                for _, process in self.processes
+                for pid, command in session_members(process.pid).items()
+            }
+            if not left or time.monotonic() > deadline:
+                return left
+            time.sleep(0.2)
+
     def stop(self) -> None:
         for _, process in reversed(self.processes):
             if process.poll() is None:
@@ -166,6 +181,9 @@ def stack(backend: str, tmp_path: Path) -> Iterator[Stack]:
             yield running
         finally:
             running.stop()
+            # As docker does after the grace period, so that no test leaves them behind.
+            for pid in running.leftovers(timeout=0):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_the_compose_services_harvest_an_instrument(stack: Stack, tmp_path: Path) -> None:
@@ -245,3 +263,8 @@ def test_the_compose_services_harvest_an_instrument(stack: Stack, tmp_path: Path
     copied = sorted(p.name for p in archive.rglob("fid"))
     assert copied == ["fid"] * 5
     assert "compose-db-secret" not in stack.log("api") + stack.log("worker")
+
+    # `docker stop` sends SIGTERM to each container's first process and kills whatever
+    # is left after the grace period: each service must stop, all of it, on SIGTERM.
+    stack.stop()
+    assert not stack.leftovers(), "still running after SIGTERM, and would be killed"
