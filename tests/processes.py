@@ -18,21 +18,3 @@ def running(pid: int) -> bool:
         return not stat.read_text().split(") ")[-1].startswith("Z")
     except FileNotFoundError:
         return False
-
-
-def session_members(session: int) -> dict[int, str]:
-    """The processes still running in ``session`` (a process id that started a session
-    of its own), with their command lines."""
-    members = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        # After the command: state, parent, process group, session.
-        if fields[0] != "Z" and int(fields[3]) == session:
-            members[int(entry.name)] = command
-    return members

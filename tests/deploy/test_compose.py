@@ -11,6 +11,7 @@ runtime can check (the image build, the network, Caddy's certificates) is not ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -28,8 +29,8 @@ import yaml
 from cryptography.fernet import Fernet
 
 from streamweave.orchestration.server import free_port
+from streamweave.simlab.processes import live_group_members
 from tests.conftest import _pg_admin, postgres_database
-from tests.processes import session_members
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -122,30 +123,43 @@ class Stack:
                 raise AssertionError(f"{name} did not become healthy:\n{self.log(name)}")
             time.sleep(0.5)
 
+    def grace(self, name: str) -> float:
+        """The seconds ``docker stop`` waits for the service before it kills it."""
+        period = str(self.services[name].get("stop_grace_period", "10s"))
+        parsed = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", period)
+        assert parsed, f"{name}: stop_grace_period {period!r}"
+        minutes, seconds = parsed.groups("0")
+        return 60 * int(minutes) + int(seconds)
+
     def leftovers(self, timeout: float = 10) -> dict[int, str]:
         """What still runs, ``timeout`` seconds at most after the services stopped, in
-        the sessions they started (what would die with their containers)."""
+        the process groups they started (what would die with their containers)."""
         deadline = time.monotonic() + timeout
         while True:
             left = {
-                pid: command
+                pid: _command(pid)
                 for _, process in self.processes
-                for pid, command in session_members(process.pid).items()
+                for pid in live_group_members(process.pid)
             }
             if not left or time.monotonic() > deadline:
                 return left
             time.sleep(0.2)
 
-    def stop(self) -> None:
+    def stop(self) -> list[str]:
+        """SIGTERM to every service, as ``docker stop`` sends it; the services that had
+        to be killed after their grace period."""
         for _, process in reversed(self.processes):
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for _, process in reversed(self.processes):
+        killed = []
+        for name, process in reversed(self.processes):
             try:
-                process.wait(60)
+                process.wait(self.grace(name))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+                killed.append(name)
+        return killed
 
 
 @pytest.fixture
@@ -183,7 +197,8 @@ def stack(backend: str, tmp_path: Path) -> Iterator[Stack]:
             running.stop()
             # As docker does after the grace period, so that no test leaves them behind.
             for pid in running.leftovers(timeout=0):
-                os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def test_the_compose_services_harvest_an_instrument(stack: Stack, tmp_path: Path) -> None:
@@ -266,5 +281,14 @@ def test_the_compose_services_harvest_an_instrument(stack: Stack, tmp_path: Path
 
     # `docker stop` sends SIGTERM to each container's first process and kills whatever
     # is left after the grace period: each service must stop, all of it, on SIGTERM.
-    stack.stop()
+    assert not stack.stop(), "did not stop on SIGTERM within docker's grace period"
     assert not stack.leftovers(), "still running after SIGTERM, and would be killed"
+
+
+def _command(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return "(gone)"

@@ -6,27 +6,27 @@ Each child runs in a session of its own: a Ctrl+C in the terminal reaches only t
 supervisor, which decides what each child is told and when. On Linux each child is also
 told to stop (SIGTERM) when the supervisor dies without stopping it (killed, out of
 memory): otherwise the API, the worker and the Prefect server outlive it and hold their
-ports, and the next ``streamweave up`` cannot start.
+ports, and the next ``streamweave up`` cannot start. The kernel signals when the thread
+that started a child ends: ``up`` starts them all from its main thread, the only one
+where ``install_handlers`` works.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from streamweave.children import stop_with_parent
 from streamweave.errors import StreamWeaveError
 
 STOP_SECONDS = 20.0
-_PR_SET_PDEATHSIG = 1
 
 
 class ChildFailed(StreamWeaveError):
@@ -75,7 +75,7 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                preexec_fn=_stop_with(os.getpid()),
+                preexec_fn=stop_with_parent(),
             )
         child = Child(name, process, log)
         self.children.append(child)
@@ -140,20 +140,3 @@ class Supervisor:
                     child.signal(signal.SIGKILL)
                 time.sleep(0.2)
         self.children.clear()
-
-
-def _stop_with(supervisor: int) -> Callable[[], None] | None:
-    """What a child runs between fork and exec so that the kernel sends it SIGTERM when
-    the thread that started it dies (the supervisor starts every child from its main
-    thread). The C function is looked up here, before the fork, so that the child does
-    as little as possible before exec."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-    def tether() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != supervisor:  # it died before the call: nobody would tell us
-            os._exit(1)
-
-    return tether

@@ -9,27 +9,24 @@ servers directly.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from streamweave.children import stop_with_parent
 from streamweave.simlab.errors import MissingBinary, ServerStartError
 
 STOP_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.05
 # Daemons live in sbin, which a non-root PATH often lacks.
 _EXTRA_PATH = ("/usr/sbin", "/sbin", "/usr/local/sbin")
-_PR_SET_PDEATHSIG = 1
 
 
 def find_binary(name: str, apt_package: str) -> str:
@@ -79,13 +76,6 @@ def live_group_members(pgid: int) -> list[int]:
     return [pid for pid, state, _, group in process_table() if group == pgid and state != "Z"]
 
 
-def _die_with_parent() -> None:
-    # A lab whose Python process is killed must not leave smbd holding ports. The kernel
-    # sends the signal when the forking *thread* ends, hence main-thread starts only.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 @dataclass
 class ManagedProcess:
     """One started server: its Popen, its log, and a stop that leaves nothing behind."""
@@ -105,7 +95,6 @@ class ManagedProcess:
         log_path: Path,
     ) -> ManagedProcess:
         log = log_path.open("ab")
-        on_main_thread = threading.current_thread() is threading.main_thread()
         try:
             popen = subprocess.Popen(  # noqa: S603 - argv is built from fixed flags and paths
                 list(argv),
@@ -114,7 +103,8 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if on_main_thread and sys.platform == "linux" else None,
+                # A lab whose Python process is killed must not leave smbd holding ports.
+                preexec_fn=stop_with_parent(),
             )
         except OSError:
             log.close()
