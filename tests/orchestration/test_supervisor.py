@@ -8,14 +8,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from streamweave.children import stop_with_parent
-from tests.processes import running
+from tests.processes import running, wait_for
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's"
@@ -33,13 +31,6 @@ time.sleep(120)
 """
 
 
-def _wait_for(done: Callable[[], object], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not done() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert done(), what
-
-
 def test_a_child_is_stopped_when_the_supervisor_is_killed(tmp_path: Path) -> None:
     said = tmp_path / "child.pid"
     supervisor = subprocess.Popen(
@@ -48,12 +39,12 @@ def test_a_child_is_stopped_when_the_supervisor_is_killed(tmp_path: Path) -> Non
     )
     child = 0
     try:
-        _wait_for(lambda: said.exists() and said.read_text(), 30, "the supervisor started nothing")
+        assert wait_for(lambda: said.exists() and said.read_text(), 30), "nothing started"
         child = int(said.read_text())
         assert running(child)
         supervisor.send_signal(signal.SIGKILL)
         supervisor.wait(10)
-        _wait_for(lambda: not running(child), 10, "the child outlived its supervisor")
+        assert wait_for(lambda: not running(child), 10), "the child outlived its supervisor"
     finally:
         supervisor.kill()
         supervisor.wait()

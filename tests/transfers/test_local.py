@@ -8,7 +8,6 @@ import marshal
 import os
 import subprocess
 import sys
-import time
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from streamweave.transfers.errors import (
 from streamweave.transfers.native import NativeAdapter
 from streamweave.transfers.registry import adapter_for
 from streamweave.transfers.streaming import RcloneAdapter
-from tests.processes import running
+from tests.processes import running, wait_for
 
 NAMES = [
     "plain.dat",
@@ -496,7 +495,5 @@ def test_copy_workers_end_when_their_harvest_is_killed(tmp_path: Path) -> None:
     finally:
         owner.kill()
         owner.wait()
-    deadline = time.monotonic() + 10
-    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: not any(running(pid) for pid in workers), 10)
     assert not [pid for pid in workers if running(pid)]
